@@ -1,0 +1,36 @@
+# make serve: install, then run the bridge on the example config with a local demo store.
+# make test:  install, then lint, type-check and run the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_STORE ?= .demo/vault
+
+.PHONY: install serve test lint typecheck pytest clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	MCP_VAULT_DIR=$(DEMO_STORE) $(BIN)/mcp-bridge serve --config examples/bridge.toml --demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -m "not secret_service"
+	bash tests/secret_service.sh $(BIN)/python -m pytest -m secret_service
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

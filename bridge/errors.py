@@ -1,0 +1,61 @@
+"""The bridge's exceptions: one root, each message says what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class BridgeError(Exception):
+    """Root of every error the bridge raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(BridgeError):
+    """The config file is missing, unparsable or invalid; names the file and the key."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: Path | str | None = None, key: str | None = None):
+        where = ""
+        if path is not None:
+            where = f"{path}: "
+        if key:
+            where += f"{key}: "
+        super().__init__(f"{where}{message}")
+        self.path = Path(path) if path is not None else None
+        self.key = key
+        self.detail = message
+
+
+class ToolLoadError(ConfigError):
+    """A tool source could not be loaded (missing module, bad command, bad spec)."""
+
+
+class SecretReferenceError(ConfigError):
+    """A ``vault:NAME`` reference names no secret in the store."""
+
+
+class AgentError(BridgeError):
+    """The agent/session helper could not do what was asked (API refusal, missing credential)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
+
+
+class MissingCredentialError(AgentError):
+    """An MCP server URL of the agent has no active credential in the session's vaults."""
+
+    def __init__(self, message: str, *, server: str, url: str, vault_ids: list[str]) -> None:
+        super().__init__(message)
+        self.server = server
+        self.url = url
+        self.vault_ids = vault_ids

@@ -1,0 +1,143 @@
+"""One registry for every tool source: specs, sources, name collisions.
+
+A source (Python module, command, proxied MCP server, OpenAPI service) turns its config into
+``ToolSpec`` objects. The server layer (``bridge.server``) applies what is common to all of them:
+scopes, timeouts, output caps, cancellation and the per-call log line. A source only runs the tool.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from mcp.types import CallToolResult, ToolAnnotations
+
+from bridge.errors import ConfigError
+
+ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What the server layer hands a tool at call time (never the caller's token)."""
+
+    timeout: float
+    max_output: int
+    progress: ProgressFn | None = None
+    caller: str | None = None
+
+
+ToolCall = Callable[[dict[str, Any], CallContext], Awaitable[CallToolResult]]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as the bridge serves it.
+
+    ``call`` validates ``arguments`` against ``input_schema`` itself (or raises
+    ``mcp.server.mcpserver.exceptions.ToolError`` naming the bad fields) and returns a
+    ``CallToolResult``; it must let cancellation propagate and clean up (kill children) on it.
+    ``timeout`` is the tool's own limit in seconds, ``None`` for the server default.
+    """
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    call: ToolCall
+    source: str
+    output_schema: dict[str, Any] | None = None
+    annotations: ToolAnnotations | None = None
+    timeout: float | None = None
+    title: str | None = None
+
+
+@runtime_checkable
+class ToolSource(Protocol):
+    """A configured source of tools. ``start``/``stop`` run in the app lifespan."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def tools(self) -> list[ToolSpec]: ...
+
+    def healthy(self) -> bool: ...
+
+
+@dataclass
+class StaticSource:
+    """A source whose tools are known at load time and need no process (Python, command)."""
+
+    name: str
+    specs: list[ToolSpec] = field(default_factory=list)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def tools(self) -> list[ToolSpec]:
+        return list(self.specs)
+
+    def healthy(self) -> bool:
+        return True
+
+
+class Registry:
+    """The tools of every source, by unique name."""
+
+    def __init__(self, sources: Iterable[ToolSource] = ()) -> None:
+        self._sources: list[ToolSource] = []
+        for source in sources:
+            self.add_source(source)
+
+    @property
+    def sources(self) -> list[ToolSource]:
+        return list(self._sources)
+
+    def add_source(self, source: ToolSource) -> None:
+        if any(s.name == source.name for s in self._sources):
+            raise ConfigError(f"two tool sources are named {source.name!r}; rename one", key="tools")
+        self._sources.append(source)
+        self.tools()  # raises on a name collision
+
+    def tools(self) -> list[ToolSpec]:
+        seen: dict[str, str] = {}
+        out: list[ToolSpec] = []
+        for source in self._sources:
+            for spec in source.tools():
+                if spec.name in seen:
+                    raise ConfigError(
+                        f"tool name {spec.name!r} is defined by both {seen[spec.name]!r} and "
+                        f"{source.name!r}; rename one (or use prefix/rename)",
+                        key="tools",
+                    )
+                seen[spec.name] = source.name
+                out.append(spec)
+        return out
+
+    def get(self, name: str) -> ToolSpec | None:
+        for source in self._sources:
+            for spec in source.tools():
+                if spec.name == name:
+                    return spec
+        return None
+
+    def health(self) -> Mapping[str, bool]:
+        return {source.name: source.healthy() for source in self._sources}
+
+
+def allowed_by_scopes(name: str, scopes: Iterable[str] | None) -> bool:
+    """True when a token with these tool-name globs may see and call ``name``.
+
+    No scopes (``None`` or empty) means every tool.
+    """
+    patterns = list(scopes or ())
+    if not patterns:
+        return True
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
