@@ -102,7 +102,9 @@ class Registry:
 
     def add_source(self, source: ToolSource) -> None:
         if any(s.name == source.name for s in self._sources):
-            raise ConfigError(f"two tool sources are named {source.name!r}; rename one", key="tools")
+            raise ConfigError(
+                f"two tool sources are named {source.name!r}; rename one", key="tools"
+            )
         self._sources.append(source)
         self.tools()  # raises on a name collision
 

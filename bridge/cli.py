@@ -1,0 +1,183 @@
+"""``mcp-bridge``: a thin command line over the bridge library.
+
+Expected errors become one stderr line and exit code 1 (2 for usage and config errors).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bridge.errors import BridgeError
+
+if TYPE_CHECKING:
+    from bridge.config import BridgeConfig
+    from bridge.tools.registry import Registry
+    from vaults.store import Store
+
+PROG = "mcp-bridge"
+DEMO_TOKEN = "demo"  # noqa: S105 - the name of a credential, not a value
+
+
+def _config_path(value: str | None) -> Path:
+    return Path(value or os.environ.get("MCP_BRIDGE_CONFIG") or "bridge.toml")
+
+
+def _open_store(store: str | None) -> Store:
+    from vaults.store import Store
+
+    return Store.open(Path(store) if store else None)
+
+
+def _load(config: str | None, overrides: dict[str, Any] | None = None) -> BridgeConfig:
+    from bridge.config import load_config
+
+    return load_config(_config_path(config), overrides=overrides)
+
+
+def _registry(config: BridgeConfig, store: Store) -> Registry:
+    from bridge.tools.loader import build_registry
+    from bridge.vault import StoreSecrets
+
+    return build_registry(config, StoreSecrets(store))
+
+
+store_option = click.option(
+    "--store",
+    "store",
+    metavar="DIR",
+    help="Vault store directory (default: $MCP_VAULT_DIR, else the per-user default).",
+)
+config_option = click.option(
+    "--config",
+    "config",
+    metavar="FILE",
+    help="Bridge config (default: $MCP_BRIDGE_CONFIG, else ./bridge.toml).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mcp-bridge")
+def cli() -> None:
+    """Expose in-house tools to Anthropic managed agents over MCP, behind vault tokens."""
+
+
+@cli.command()
+@config_option
+@store_option
+@click.option("--host", help="Interface to bind (default 127.0.0.1; env MCP_BRIDGE_HOST).")
+@click.option("--port", type=int, help="Port to bind (default 8765; env MCP_BRIDGE_PORT).")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help=f"Mint a token named {DEMO_TOKEN!r} on first run and print it with a client command.",
+)
+@click.option("--log-level", default="info", show_default=True, help="Log level.")
+def serve(
+    config: str | None,
+    store: str | None,
+    host: str | None,
+    port: int | None,
+    demo: bool,
+    log_level: str,
+) -> None:
+    """Serve the configured tools over SSE (/sse) and Streamable HTTP (/mcp)."""
+    from bridge.serve import run
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    vault = _open_store(store)
+    path = _config_path(config)
+    run(
+        path,
+        vault,
+        host=host,
+        port=port,
+        demo_token=DEMO_TOKEN if demo else None,
+        announce=click.echo,
+        log_level=log_level,
+    )
+
+
+@cli.command()
+@config_option
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tools(config: str | None, store: str | None, as_json: bool) -> None:
+    """List the resolved tools."""
+    cfg = _load(config)
+    registry = _registry(cfg, _open_store(store))
+    rows = [
+        {
+            "name": spec.name,
+            "source": spec.source,
+            "description": spec.description,
+            "read_only": bool(spec.annotations and spec.annotations.read_only_hint),
+            "destructive": bool(spec.annotations and spec.annotations.destructive_hint),
+        }
+        for spec in registry.tools()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        flags = ("read-only " if row["read_only"] else "") + (
+            "destructive " if row["destructive"] else ""
+        )
+        first_line = str(row["description"] or "").partition("\n")[0]
+        click.echo(f"{row['name']:<28} {row['source']:<16} {flags:<22}{first_line}")
+
+
+@cli.command()
+@config_option
+@store_option
+def check(config: str | None, store: str | None) -> None:
+    """Validate the config, its tools and its vault references without serving."""
+    from bridge.tools.loader import check_config
+
+    cfg = _load(config)
+    from bridge.vault import StoreSecrets
+
+    problems = check_config(cfg, StoreSecrets(_open_store(store)))
+    if problems:
+        for problem in problems:
+            click.echo(f"{PROG}: error: {cfg.source}: {problem}", err=True)
+        raise click.exceptions.Exit(2)
+    count = len(_registry(cfg, _open_store(store)).tools())
+    click.echo(f"ok: {cfg.source}: {count} tools, public URL {cfg.server.public_url}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mcp-bridge`` with ``argv`` (default: the process arguments); returns the exit code."""
+    from vaults.errors import VaultError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = cli.main(args=args, prog_name=PROG, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo(f"{PROG}: error: aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see {exc.ctx.command_path} --help)"
+        click.echo(f"{PROG}: error: {exc.format_message()}{hint}", err=True)
+        return exc.exit_code
+    except (BridgeError, VaultError) as exc:
+        click.echo(f"{PROG}: error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

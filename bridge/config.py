@@ -1,0 +1,451 @@
+"""The bridge's configuration: TOML in, one typed, frozen, validated ``BridgeConfig`` out.
+
+Precedence, implemented once in :func:`load_config`: flag (``overrides``) > environment variable
+(``MCP_BRIDGE_HOST``, ``MCP_BRIDGE_PORT``, ``MCP_BRIDGE_PUBLIC_URL``, ``MCP_BRIDGE_NAME``) >
+file > default. Relative paths in the file resolve against the file's directory. Every error is
+one :class:`~bridge.errors.ConfigError` line naming the file, the dotted key
+(``tools.command[1].argv``) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from bridge.errors import ConfigError
+from bridge.tools.curation import Curation, tool_name_problem
+from vaults.durations import parse_duration
+from vaults.errors import VaultError
+
+ENVIRONMENT = {
+    "MCP_BRIDGE_HOST": "server.host",
+    "MCP_BRIDGE_PORT": "server.port",
+    "MCP_BRIDGE_PUBLIC_URL": "server.public_url",
+    "MCP_BRIDGE_NAME": "server.name",
+}
+
+_OVERRIDE_ALIASES = {"host": "server.host", "port": "server.port"}
+_OVERRIDE_ALIASES |= {"public_url": "server.public_url", "name": "server.name"}
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+_LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_MAX_SHOWN_VALUE = 60
+
+
+def to_seconds(value: object) -> float:
+    """Seconds in a duration: a number, or a string like ``"30s"``, ``"2m"``, ``"1h30m"``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like '30s' or a number of seconds")
+    if isinstance(value, int | float):
+        seconds = float(value)
+        if seconds < 0 or seconds != seconds or seconds == float("inf"):
+            raise ValueError("a duration must be a finite number of seconds >= 0")
+        return seconds
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except VaultError as exc:
+            raise ValueError(str(exc)) from exc
+    raise ValueError("expected a duration like '30s' or a number of seconds")
+
+
+def parse_template(element: str) -> list[tuple[str, str | None]]:
+    """Split one argv element into ``(literal text, placeholder name or None)`` pairs.
+
+    ``{name}`` is a placeholder, ``{{`` and ``}}`` are literal braces; anything else in braces
+    (``{}``, ``{0}``, ``{a.b}``, ``{a!r}``, ``{a:>3}``) raises ``ValueError``.
+    """
+    try:
+        parts = list(string.Formatter().parse(element))
+    except ValueError as exc:
+        raise ValueError(
+            f"bad braces in {element!r}: {exc} (write {{{{ or }}}} for a brace)"
+        ) from exc
+    out: list[tuple[str, str | None]] = []
+    for literal, field, spec, conversion in parts:
+        if field is None:
+            out.append((literal, None))
+            continue
+        if not _IDENTIFIER.fullmatch(field) or spec or conversion:
+            shown = "{" + field + (f"!{conversion}" if conversion else "")
+            shown += (f":{spec}" if spec else "") + "}"
+            raise ValueError(f"placeholder {shown} in {element!r} must be a plain {{param_name}}")
+        out.append((literal, field))
+    return out
+
+
+PositiveDuration = Annotated[float, BeforeValidator(to_seconds), Field(gt=0)]
+Duration = Annotated[float, BeforeValidator(to_seconds), Field(ge=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Limits(_Model):
+    max_request_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_output_bytes: int = Field(default=256 * 1024, gt=0)
+    tool_timeout: PositiveDuration = 60.0
+    shutdown_grace: Duration = 10.0
+
+
+class ServerConfig(_Model):
+    name: str = Field(default="inhouse", min_length=1, max_length=255)
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8765, ge=0, le=65535)
+    public_url: str
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    limits: Limits = Limits()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_public_url(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("public_url") is None:
+            # A bad host or port gets its own error; do not add a second one for the URL.
+            host = data.get("host")
+            host = host if isinstance(host, str) and host else "127.0.0.1"
+            port = data.get("port")
+            port = port if str(port).isdigit() else 8765
+            if ":" in host and not host.startswith("["):
+                host = f"[{host}]"
+            return {**data, "public_url": f"http://{host}:{port}/mcp"}
+        return data
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a valid URL: {exc}") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} must be an absolute http(s) URL like https://host/mcp")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not carry credentials; tokens come from the vault")
+        if parts.fragment:
+            raise ValueError(f"{value!r} must not have a #fragment")
+        return value
+
+    @property
+    def effective_allowed_hosts(self) -> tuple[str, ...]:
+        """Host headers to accept: loopback, the public URL's host, then ``allowed_hosts``."""
+        public = urlsplit(self.public_url)
+        hosts = [*_LOOPBACK_HOSTS, public.netloc, f"{public.hostname}:*", *self.allowed_hosts]
+        return tuple(dict.fromkeys(hosts))
+
+    @property
+    def effective_allowed_origins(self) -> tuple[str, ...]:
+        """Origin headers to accept: loopback, the public URL's origin, then ``allowed_origins``."""
+        public = urlsplit(self.public_url)
+        origins = [*_LOOPBACK_ORIGINS, f"{public.scheme}://{public.netloc}", *self.allowed_origins]
+        return tuple(dict.fromkeys(origins))
+
+    @property
+    def binds_loopback(self) -> bool:
+        return self.host in _LOOPBACK
+
+
+class AuthConfig(_Model):
+    tokens: tuple[str, ...] | None = None
+
+
+class PythonToolsConfig(Curation):
+    """``[[tools.python]]``: a module importable from the config file's directory."""
+
+    module: str
+
+    @field_validator("module")
+    @classmethod
+    def _check_module(cls, value: str) -> str:
+        if not _MODULE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a module name (dotted Python identifiers)")
+        return value
+
+
+ParamValue = str | int | float | bool
+_PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+
+
+def _is_param_type(value: ParamValue, kind: str) -> bool:
+    if isinstance(value, bool):
+        return kind == "boolean"
+    return isinstance(value, _PARAM_TYPES[kind])
+
+
+class ParamConfig(_Model):
+    """One typed parameter of a command tool."""
+
+    type: Literal["string", "integer", "number", "boolean"] = "string"
+    description: str = ""
+    default: ParamValue | None = None
+    enum: tuple[ParamValue, ...] | None = None
+
+    @model_validator(mode="after")
+    def _check_values(self) -> ParamConfig:
+        if self.default is not None and not _is_param_type(self.default, self.type):
+            raise ValueError(f"default {self.default!r} is not of type {self.type}")
+        for value in self.enum or ():
+            if not _is_param_type(value, self.type):
+                raise ValueError(f"enum value {value!r} is not of type {self.type}")
+        if self.enum is not None and not self.enum:
+            raise ValueError("enum must list at least one value")
+        if self.enum and self.default is not None and self.default not in self.enum:
+            raise ValueError(f"default {self.default!r} is not one of the enum values")
+        return self
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+class CommandToolConfig(_Model):
+    """``[[tools.command]]``: a program run without a shell, argv templated over ``params``."""
+
+    name: str
+    description: str = ""
+    params: Mapping[str, ParamConfig] = {}
+    argv: tuple[str, ...] = Field(min_length=1)
+    cwd: Path | None = None
+    env: Mapping[str, str] = {}
+    timeout: PositiveDuration | None = None
+    include_stderr: bool = False
+    read_only: bool = False
+    destructive: bool | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if (problem := tool_name_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _check_params(cls, value: Mapping[str, ParamConfig]) -> Mapping[str, ParamConfig]:
+        for name in value:
+            if not _IDENTIFIER.fullmatch(name):
+                raise ValueError(f"parameter name {name!r} must be a Python-style identifier")
+        return value
+
+    @field_validator("argv")
+    @classmethod
+    def _check_argv(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        params = info.data.get("params")
+        if not value[0]:
+            raise ValueError("the program (argv[0]) must not be empty")
+        if any(field is not None for _, field in parse_template(value[0])):
+            raise ValueError("the program (argv[0]) must be fixed text, not a placeholder")
+        for element in value:
+            for _, field in parse_template(element):
+                if field is not None and params is not None and field not in params:
+                    known = ", ".join(sorted(params)) or "none defined"
+                    raise ValueError(
+                        f"placeholder {{{field}}} names no parameter (params: {known}); "
+                        f"add it under params or fix the spelling"
+                    )
+        return value
+
+    @field_validator("cwd")
+    @classmethod
+    def _resolve_cwd(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        value = value.expanduser()
+        base = (info.context or {}).get("config_dir")
+        if not value.is_absolute() and base is not None:
+            value = Path(base) / value
+        return Path(os.path.normpath(value))
+
+    @field_validator("env")
+    @classmethod
+    def _check_env(cls, value: Mapping[str, str]) -> Mapping[str, str]:
+        for name, item in value.items():
+            if not _IDENTIFIER.fullmatch(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+            if item.startswith("vault:") and not item[len("vault:") :]:
+                raise ValueError(f"{name}: 'vault:' needs a secret name, like 'vault:crm-key'")
+        return value
+
+    def placeholders(self) -> set[str]:
+        """The parameter names the argv template uses."""
+        return {f for element in self.argv for _, f in parse_template(element) if f is not None}
+
+
+class ToolsConfig(_Model):
+    """``[tools]``: one array of tables per source kind."""
+
+    python: tuple[PythonToolsConfig, ...] = ()
+    command: tuple[CommandToolConfig, ...] = ()
+
+
+class BridgeConfig(_Model):
+    """The whole validated configuration. ``source`` is the file it came from, if any."""
+
+    server: ServerConfig = Field(default_factory=lambda: ServerConfig.model_validate({}))
+    auth: AuthConfig = AuthConfig()
+    tools: ToolsConfig = ToolsConfig()
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @property
+    def config_dir(self) -> Path:
+        """The directory relative paths and Python tool modules are resolved against."""
+        return self._source.parent if self._source is not None else Path.cwd()
+
+
+def load_config(
+    path: Path,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> BridgeConfig:
+    """Read, layer and validate the config at ``path``.
+
+    ``overrides`` holds flag values by dotted key (``"server.port"``; the bare ``host``, ``port``,
+    ``public_url`` and ``name`` mean the ``server`` keys); ``None`` values are ignored so a CLI
+    can pass unset flags straight through. ``environ`` defaults to ``os.environ``.
+    """
+    path = Path(path).absolute()
+    data = _read_toml(path)
+    origins: dict[str, str] = {}
+    environ = os.environ if environ is None else environ
+    for variable, key in ENVIRONMENT.items():
+        if variable in environ:
+            _set_dotted(data, key, environ[variable], path)
+            origins[key] = f"from {variable}"
+    for raw_key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        key = _OVERRIDE_ALIASES.get(raw_key, raw_key)
+        _set_dotted(data, key, value, path)
+        origins[key] = "from the command line"
+    try:
+        config = BridgeConfig.model_validate(data, context={"config_dir": path.parent})
+    except ValidationError as exc:
+        raise _config_error(exc, path, origins) from None
+    config._source = path
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "no such file; pass --config FILE or set MCP_BRIDGE_CONFIG", path=path
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot read the file: {reason}", path=path) from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=path) from None
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any, path: Path) -> None:
+    *tables, leaf = key.split(".")
+    node = data
+    for table in tables:
+        child = node.setdefault(table, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"must be a table to set {key}", path=path, key=table)
+        node = child
+    node[leaf] = value
+
+
+def _config_error(exc: ValidationError, path: Path, origins: Mapping[str, str]) -> ConfigError:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = tuple(first["loc"])
+    key = _dotted(loc)
+    message = _describe(first, loc)
+    if key in origins:
+        message += f" ({origins[key]})"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return ConfigError(message, path=path, key=key or None)
+
+
+def _describe(error: Any, loc: tuple[int | str, ...]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        allowed = ", ".join(parent.model_fields) if parent is not None else ""
+        if parent is ToolsConfig:
+            return f"unknown tool source kind; known kinds: {allowed}"
+        return f"unknown key; allowed keys here: {allowed}" if allowed else "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind in ("tuple_type", "list_type") and loc[:1] == ("tools",) and len(loc) == 2:
+        return f"{message}; write each entry as [[tools.{loc[1]}]]"
+    shown = error.get("input")
+    if (
+        kind not in ("value_error", "assertion_error")
+        and isinstance(shown, str | int | float | bool)
+        and "env" not in loc
+        and len(repr(shown)) <= _MAX_SHOWN_VALUE
+    ):
+        message += f", got {shown!r}"
+    return message
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    current: Any = BridgeConfig
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        else:
+            current = _inner_model(current)
+    return _inner_model(current)
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if (model := _inner_model(arg)) is not None:
+            return model
+    return None

@@ -1,0 +1,36 @@
+"""Prometheus metrics of one bridge app (its own registry, so apps in one process stay apart)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.calls = Counter(
+            "bridge_tool_calls",
+            "Tool calls by tool and outcome",
+            ["tool", "outcome"],
+            registry=self.registry,
+        )
+        self.seconds = Histogram(
+            "bridge_tool_call_seconds", "Tool call duration", ["tool"], registry=self.registry
+        )
+        self.source_up = Gauge(
+            "bridge_source_up",
+            "1 when the tool source is healthy",
+            ["source"],
+            registry=self.registry,
+        )
+
+    def observe_call(self, tool: str, outcome: str, seconds: float) -> None:
+        self.calls.labels(tool=tool, outcome=outcome).inc()
+        self.seconds.labels(tool=tool).observe(seconds)
+
+    def render(self, health: Mapping[str, bool]) -> bytes:
+        for source, up in health.items():
+            self.source_up.labels(source=source).set(1 if up else 0)
+        return generate_latest(self.registry)

@@ -1,0 +1,115 @@
+"""Run the bridge under uvicorn: bind, announce, serve, drain on SIGTERM."""
+
+from __future__ import annotations
+
+import shlex
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+
+from bridge.app import create_app
+from bridge.config import BridgeConfig, load_config
+from bridge.errors import BridgeError, ConfigError
+from bridge.tools.loader import build_registry, check_config
+from bridge.vault import StoreSecrets
+from vaults.errors import NotFoundError
+from vaults.store import Store
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, bound before uvicorn starts so the real port is known (port 0)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise BridgeError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port "
+            f"(or stop what is using it)"
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _demo_token(store: Store, config: BridgeConfig, name: str) -> str | None:
+    """Mint the demo token on first run; None when it already exists."""
+    accepted = config.auth.tokens
+    if accepted is not None and name not in accepted:
+        raise ConfigError(
+            f"[auth] tokens does not accept the demo token {name!r}; add it to the list",
+            path=config.source,
+            key="auth.tokens",
+        )
+    try:
+        store.show(name)
+    except NotFoundError:
+        return store.add_token(name).token
+    return None
+
+
+def run(
+    path: Path,
+    store: Store,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    demo_token: str | None = None,
+    announce: Callable[[str], None] = print,
+    log_level: str = "info",
+) -> None:
+    """Load ``path``, check it, bind, and serve until SIGINT/SIGTERM (in-flight calls drain)."""
+    overrides = {"host": host, "port": port}
+    config = load_config(path, overrides=overrides)
+    secrets = StoreSecrets(store)
+    problems = check_config(config, secrets)
+    if problems:
+        raise ConfigError(problems[0], path=config.source)
+    sock = bind(config.server.host, config.server.port)
+    actual_port = sock.getsockname()[1]
+    if actual_port != config.server.port:
+        config = load_config(path, overrides={**overrides, "port": actual_port})
+    registry = build_registry(config, secrets)
+    minted = _demo_token(store, config, demo_token) if demo_token else None
+    verifier = store.token_index(config.auth.tokens)
+    app = create_app(config, registry, verifier)
+
+    base = f"http://{config.server.host}:{actual_port}"
+    announce(f"mcp-bridge: serving {config.server.name!r} ({len(registry.tools())} tools)")
+    announce(f"  Streamable HTTP: {base}/mcp")
+    announce(f"  SSE:             {base}/sse")
+    announce(f"  public URL:      {config.server.public_url}")
+    if demo_token:
+        store_arg = shlex.quote(str(store.store_dir))
+        bindir = Path(sys.executable).parent
+        vault_cmd = shlex.quote(str(bindir / "mcp-vault"))
+        reveal_cmd = f"{vault_cmd} --store {store_arg} get {demo_token} --reveal"
+        if minted:
+            announce(f"  token {demo_token!r} (new; `{reveal_cmd}` shows it again):")
+            announce(f"  {minted}")
+            token_expr = shlex.quote(minted)
+        else:
+            announce(f"  token {demo_token!r}: minted on first run; `{reveal_cmd}` shows it")
+            token_expr = f'"$({reveal_cmd})"'
+        python = shlex.quote(sys.executable)
+        announce("  try it:")
+        announce(f"  MCP_BRIDGE_TOKEN={token_expr} {python} examples/client.py --url {base}/mcp")
+    sys.stdout.flush()
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level=log_level.lower(),
+            timeout_graceful_shutdown=int(config.server.limits.shutdown_grace) or None,
+            lifespan="on",
+        )
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        verifier.close()

@@ -1,0 +1,193 @@
+"""The MCP server the bridge serves: one ``MCPServer`` whose tools come from the registry.
+
+What every tool gets here, whatever its source: per-token scopes (filtered ``tools/list``,
+refused ``tools/call``), a timeout, an output cap with an explicit notice, cancellation
+propagated to the source, and one log line per call (caller, key id, tool, duration, outcome;
+never arguments, never tokens).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, Tool
+
+from bridge.auth import current_caller
+from bridge.metrics import Metrics
+from bridge.tools.registry import CallContext, Registry, ToolSpec, allowed_by_scopes
+
+log = logging.getLogger("bridge.calls")
+
+
+@dataclass(frozen=True)
+class Limits:
+    tool_timeout: float = 60.0
+    max_output_bytes: int = 256 * 1024
+
+
+class BridgeServer(MCPServer[Any]):
+    """An ``MCPServer`` that lists and calls the registry's tools for the authenticated caller."""
+
+    def __init__(
+        self,
+        name: str,
+        registry: Registry,
+        *,
+        limits: Limits,
+        metrics: Metrics | None = None,
+        token_verifier: TokenVerifier | None = None,
+        auth: AuthSettings | None = None,
+        version: str = "",
+    ) -> None:
+        super().__init__(
+            name, version=version or _package_version(), token_verifier=token_verifier, auth=auth
+        )
+        self.registry = registry
+        self.limits = limits
+        self.metrics = metrics or Metrics()
+
+    async def list_tools(self) -> list[Tool]:
+        caller = current_caller()
+        scopes = caller.scopes if caller else ()
+        return [
+            _as_mcp_tool(spec)
+            for spec in self.registry.tools()
+            if allowed_by_scopes(spec.name, scopes)
+        ]
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        spec = self.registry.get(name)
+        return None if spec is None else spec.input_schema
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult:
+        caller = current_caller()
+        spec = self.registry.get(name)
+        if spec is None or not allowed_by_scopes(name, caller.scopes if caller else ()):
+            _log_call(caller, name, 0.0, "denied" if spec is not None else "unknown")
+            raise ToolError(f"Unknown tool: {name}")
+        timeout = spec.timeout or self.limits.tool_timeout
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            with anyio.fail_after(timeout):
+                result = await spec.call(
+                    arguments,
+                    CallContext(
+                        timeout=timeout,
+                        max_output=self.limits.max_output_bytes,
+                        progress=_progress_fn(context),
+                        caller=caller.name if caller else None,
+                    ),
+                )
+            result = _cap_output(result, self.limits.max_output_bytes)
+            outcome = "error" if result.is_error else "ok"
+            return result
+        except TimeoutError:
+            outcome = "timeout"
+            return _error_result(f"Tool {name} timed out after {timeout:g} s and was stopped")
+        except anyio.get_cancelled_exc_class():
+            outcome = "cancelled"
+            raise
+        except ToolError:
+            outcome = "error"
+            raise
+        except Exception:
+            outcome = "crash"
+            logging.getLogger("bridge.tools").exception("tool %s raised", name)
+            return _error_result(f"Tool {name} failed unexpectedly; see the bridge log")
+        finally:
+            elapsed = time.perf_counter() - started
+            _log_call(caller, name, elapsed, outcome)
+            self.metrics.observe_call(name, outcome, elapsed)
+
+
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("mcp-bridge")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
+
+
+def _as_mcp_tool(spec: ToolSpec) -> Tool:
+    return Tool(
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        input_schema=spec.input_schema,
+        output_schema=spec.output_schema,
+        annotations=spec.annotations,
+    )
+
+
+def _progress_fn(context: Context[Any, Any] | None) -> Any:
+    if context is None:
+        return None
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        await context.report_progress(value, total, message)
+
+    return progress
+
+
+def _error_result(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def _cap_output(result: CallToolResult, limit: int) -> CallToolResult:
+    """Truncate text content beyond ``limit`` bytes in total, with an explicit notice."""
+    total = sum(
+        len(block.text.encode()) for block in result.content if isinstance(block, TextContent)
+    )
+    structured = (
+        len(json.dumps(result.structured_content).encode())
+        if result.structured_content is not None
+        else 0
+    )
+    if total <= limit and structured <= limit:
+        return result
+    budget = limit
+    blocks: list[Any] = []
+    for block in result.content:
+        if not isinstance(block, TextContent):
+            blocks.append(block)
+            continue
+        data = block.text.encode()
+        kept = data[: max(budget, 0)].decode(errors="ignore")
+        budget -= len(kept.encode())
+        if kept:
+            blocks.append(TextContent(type="text", text=kept))
+    notice = (
+        f"[output truncated: {max(total, structured)} bytes, the bridge's limit is {limit} bytes]"
+    )
+    blocks.append(TextContent(type="text", text=notice))
+    # Structured content cannot be cut and still match its schema, so an oversized one
+    # becomes an error result carrying the truncated text.
+    too_big_structured = structured > limit
+    return CallToolResult(
+        content=blocks,
+        structured_content=None if too_big_structured else result.structured_content,
+        is_error=result.is_error or too_big_structured,
+    )
+
+
+def _log_call(caller: Any, tool: str, seconds: float, outcome: str) -> None:
+    log.info(
+        "tool call caller=%s kid=%s tool=%s duration_ms=%.1f outcome=%s",
+        caller.name if caller else "-",
+        caller.kid if caller else "-",
+        tool,
+        seconds * 1000,
+        outcome,
+    )

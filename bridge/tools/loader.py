@@ -1,0 +1,128 @@
+"""From a validated config to a registry: one source per ``[[tools.*]]`` entry, curated.
+
+``build_registry`` is what ``serve`` and ``tools`` use; ``check_config`` is ``mcp-bridge check``:
+everything pydantic cannot see (modules that do not import, duplicate names after curation,
+``vault:`` references to secrets the store does not have, programs not on PATH, unused params).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from bridge.config import BridgeConfig, CommandToolConfig
+from bridge.errors import ConfigError, ToolLoadError
+from bridge.tools.command import base_environment, command_source
+from bridge.tools.curation import curate, curation_problems
+from bridge.tools.python import python_source, tool_functions
+from bridge.tools.registry import Registry, StaticSource, ToolSource
+from bridge.tools.secrets import SecretResolver, vault_reference
+
+
+def build_registry(config: BridgeConfig, secrets: SecretResolver) -> Registry:
+    """Load every configured source. Raises ``ConfigError`` naming the file and key."""
+    try:
+        return Registry(_sources(config, secrets))
+    except ToolLoadError:
+        raise
+    except ConfigError as exc:
+        raise ConfigError(exc.detail, path=config.source, key=exc.key) from None
+
+
+def check_config(config: BridgeConfig, secrets: SecretResolver) -> list[str]:
+    """Problems that would stop or hobble ``serve``, one line each; empty when all is well."""
+    problems: list[str] = []
+
+    def problem(key: str, message: str) -> None:
+        problems.append(str(ConfigError(message, path=config.source, key=key)))
+
+    names: dict[str, list[str]] = {}
+    for index, entry in enumerate(config.tools.python):
+        key = f"tools.python[{index}]"
+        try:
+            source = python_source(entry.module, config.config_dir, secrets)
+        except ToolLoadError as exc:
+            problem(f"{key}.module", exc.detail)
+            continue
+        for sub, text in curation_problems([s.name for s in source.specs], entry):
+            problem(f"{key}.{sub}", text)
+        curated = curate(source.specs, entry)
+        if not curated:
+            problem(key, "allow/deny leave no tool of this module")
+        for spec in curated:
+            names.setdefault(spec.name, []).append(key)
+        for fn, meta in tool_functions(sys.modules[entry.module]):
+            for secret in meta.secrets:
+                user = f"tool {meta.name or fn.__name__!r}"
+                if (message := _secret_problem(secret, user, secrets)) is not None:
+                    problem(key, message)
+    for index, cfg in enumerate(config.tools.command):
+        key = f"tools.command[{index}]"
+        names.setdefault(cfg.name, []).append(key)
+        for sub, text in _command_problems(cfg, config.config_dir):
+            problem(f"{key}.{sub}", text)
+        for variable, value in cfg.env.items():
+            reference = vault_reference(value)
+            if reference is None:
+                continue
+            if (message := _secret_problem(reference, f"env {variable}", secrets)) is not None:
+                problem(f"{key}.env.{variable}", message)
+    for name, keys in names.items():
+        if len(keys) > 1:
+            problem(
+                "tools",
+                f"tool name {name!r} is defined by {' and '.join(keys)}; rename one "
+                "(or use prefix/rename)",
+            )
+    return problems
+
+
+def _sources(config: BridgeConfig, secrets: SecretResolver) -> Iterator[ToolSource]:
+    taken: set[str] = set()
+    for index, entry in enumerate(config.tools.python):
+        key = f"tools.python[{index}]"
+        try:
+            loaded = python_source(entry.module, config.config_dir, secrets)
+        except ToolLoadError as exc:
+            raise ToolLoadError(exc.detail, path=config.source, key=f"{key}.module") from exc
+        name = loaded.name if loaded.name not in taken else f"{loaded.name}@{index}"
+        taken.add(name)
+        yield StaticSource(name=name, specs=curate(loaded.specs, entry))
+    for cfg in config.tools.command:
+        source = command_source(cfg, config.config_dir, secrets)
+        taken.add(source.name)
+        yield source
+
+
+def _secret_problem(secret: str, user: str, secrets: SecretResolver) -> str | None:
+    try:
+        found = secrets.exists(secret)
+    except Exception as exc:
+        return f"{user}: cannot look up secret {secret!r} in the vault ({type(exc).__name__})"
+    if found:
+        return None
+    return (
+        f"{user} needs secret {secret!r}, which is not in the vault; "
+        f"add it with `mcp-vault add {secret} --kind secret`"
+    )
+
+
+def _command_problems(cfg: CommandToolConfig, config_dir: Path) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    cwd = cfg.cwd or config_dir
+    if not cwd.is_dir():
+        problems.append(("cwd", f"{str(cwd)!r} is not a directory"))
+    program = cfg.argv[0]
+    search = cfg.env.get("PATH", base_environment()["PATH"])
+    if os.sep in program:
+        target = Path(program) if Path(program).is_absolute() else cwd / program
+        if not (target.is_file() and os.access(target, os.X_OK)):
+            problems.append(("argv", f"program {program!r} is not an executable file"))
+    elif shutil.which(program, path=search) is None:
+        problems.append(("argv", f"program {program!r} is not on PATH ({search})"))
+    for name in sorted(set(cfg.params) - cfg.placeholders()):
+        problems.append((f"params.{name}", f"not used in argv; add {{{name}}} to argv or drop it"))
+    return problems

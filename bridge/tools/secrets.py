@@ -1,0 +1,61 @@
+"""How tool sources reach the vault: a small resolver protocol and ``vault:NAME`` references.
+
+The server adapts ``vaults.Store`` to :class:`SecretResolver`; tests and embedders may use
+:class:`StaticSecrets`. Values are read at call time only, never at load time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Protocol, runtime_checkable
+
+VAULT_PREFIX = "vault:"
+_MIN_REDACTED = 4
+
+
+@runtime_checkable
+class SecretResolver(Protocol):
+    """Where tool secrets come from.
+
+    ``exists`` must be cheap (an index lookup, no keyring read); ``get`` reads the value and may
+    block, so sources call it from a worker thread. ``get`` raises ``KeyError`` (or the store's
+    own error) for a missing secret; its message must never contain a value.
+    """
+
+    def exists(self, name: str) -> bool: ...
+
+    def get(self, name: str) -> str: ...
+
+
+class StaticSecrets:
+    """A resolver over a fixed mapping (tests, embedding, ``mcp-bridge tools`` without a store)."""
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self._values = dict(values or {})
+
+    def exists(self, name: str) -> bool:
+        return name in self._values
+
+    def get(self, name: str) -> str:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise KeyError(name) from None
+
+    def __repr__(self) -> str:
+        return f"StaticSecrets(names={sorted(self._values)!r})"
+
+
+def vault_reference(value: str) -> str | None:
+    """The secret name of a ``vault:NAME`` value, or ``None`` for a literal value."""
+    if value.startswith(VAULT_PREFIX):
+        return value[len(VAULT_PREFIX) :]
+    return None
+
+
+def redact(text: str, values: Iterable[str]) -> str:
+    """``text`` with every occurrence of each secret value replaced by ``[redacted]``."""
+    # Values this short would shred ordinary output and are no real secret anyway.
+    for value in sorted({v for v in values if len(v) >= _MIN_REDACTED}, key=len, reverse=True):
+        text = text.replace(value, "[redacted]")
+    return text

@@ -1,0 +1,619 @@
+"""Config loading, layering and validation; ``check_config`` and ``build_registry``."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bridge.config import BridgeConfig, load_config, parse_template, to_seconds
+from bridge.errors import ConfigError, ToolLoadError
+from bridge.tools.loader import build_registry, check_config
+from bridge.tools.secrets import StaticSecrets
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def write(directory: Path, text: str, name: str = "bridge.toml") -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_an_empty_file_gives_the_documented_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), environ={})
+
+    assert config.server.name == "inhouse"
+    assert config.server.host == "127.0.0.1"
+    assert config.server.port == 8765
+    assert config.server.public_url == "http://127.0.0.1:8765/mcp"
+    assert config.server.limits.max_request_bytes == 1024 * 1024
+    assert config.server.limits.max_output_bytes == 256 * 1024
+    assert config.server.limits.tool_timeout == 60.0
+    assert config.server.limits.shutdown_grace == 10.0
+    assert config.auth.tokens is None
+    assert config.tools.python == () and config.tools.command == ()
+    assert config.source == tmp_path / "bridge.toml"
+    assert config.config_dir == tmp_path
+
+
+def test_the_example_config_loads_and_checks_clean() -> None:
+    config = load_config(EXAMPLES / "bridge.toml", environ={})
+
+    assert config.server.name == "inhouse"
+    assert config.server.public_url == "http://127.0.0.1:8765/mcp"
+    assert [entry.module for entry in config.tools.python] == ["inventory", "docs_search"]
+    assert [cmd.name for cmd in config.tools.command] == ["run_tests"]
+    assert config.tools.command[0].timeout == 120.0
+    assert check_config(config, StaticSecrets()) == []
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected_port", "expected_host"),
+    [
+        pytest.param({}, 8000, "127.0.0.1", id="file"),
+        pytest.param({"env": {"MCP_BRIDGE_PORT": "9001"}}, 9001, "127.0.0.1", id="env-over-file"),
+        pytest.param(
+            {"env": {"MCP_BRIDGE_PORT": "9001"}, "flags": {"port": 9002}},
+            9002,
+            "127.0.0.1",
+            id="flag-over-env",
+        ),
+        pytest.param({"flags": {"port": None}}, 8000, "127.0.0.1", id="unset-flag-ignored"),
+        pytest.param(
+            {"env": {"MCP_BRIDGE_HOST": "0.0.0.0"}, "flags": {"server.host": "::1"}},
+            8000,
+            "::1",
+            id="dotted-flag",
+        ),
+    ],
+)
+def test_flags_beat_environment_beat_file(
+    tmp_path: Path, layers: dict[str, dict[str, object]], expected_port: int, expected_host: str
+) -> None:
+    path = write(tmp_path, "[server]\nport = 8000\n")
+
+    config = load_config(path, layers.get("flags"), environ=layers.get("env", {}))  # type: ignore[arg-type]
+
+    assert config.server.port == expected_port
+    assert config.server.host == expected_host
+
+
+def test_every_documented_environment_variable_is_honoured(tmp_path: Path) -> None:
+    environ = {
+        "MCP_BRIDGE_HOST": "10.0.0.5",
+        "MCP_BRIDGE_PORT": "7000",
+        "MCP_BRIDGE_PUBLIC_URL": "https://bridge.example.com/mcp",
+        "MCP_BRIDGE_NAME": "tools-from-env",
+    }
+
+    server = load_config(write(tmp_path, ""), environ=environ).server
+
+    assert (server.host, server.port) == ("10.0.0.5", 7000)
+    assert server.public_url == "https://bridge.example.com/mcp"
+    assert server.name == "tools-from-env"
+
+
+def test_the_process_environment_is_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MCP_BRIDGE_NAME", "from-os-environ")
+
+    assert load_config(write(tmp_path, "")).server.name == "from-os-environ"
+
+
+def test_the_default_public_url_follows_the_effective_host_and_port(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), {"port": 9100, "host": "::1"}, environ={})
+
+    assert config.server.public_url == "http://[::1]:9100/mcp"
+
+
+def test_an_explicit_public_url_is_kept_when_the_port_changes(tmp_path: Path) -> None:
+    path = write(tmp_path, '[server]\npublic_url = "https://tools.example.com/mcp"\n')
+
+    config = load_config(path, {"port": 9100}, environ={})
+
+    assert config.server.public_url == "https://tools.example.com/mcp"
+    assert config.server.port == 9100
+
+
+def test_the_public_host_is_allowed_automatically(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [server]
+        public_url = "https://tools.example.com/mcp"
+        allowed_hosts = ["tunnel.example.net"]
+        allowed_origins = ["https://console.example.com"]
+        """,
+    )
+
+    server = load_config(path, environ={}).server
+
+    assert server.effective_allowed_hosts[:3] == ("127.0.0.1:*", "localhost:*", "[::1]:*")
+    assert "tools.example.com" in server.effective_allowed_hosts
+    assert "tunnel.example.net" in server.effective_allowed_hosts
+    assert "https://tools.example.com" in server.effective_allowed_origins
+    assert "https://console.example.com" in server.effective_allowed_origins
+    assert "https://evil.example" not in server.effective_allowed_origins
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"),
+    [("30s", 30.0), ("2m", 120.0), ("1h30m", 5400.0), (45, 45.0), (0.5, 0.5), ("90", 90.0)],
+)
+def test_durations_accept_units_or_seconds(written: object, seconds: float) -> None:
+    assert to_seconds(written) == seconds
+
+
+@pytest.mark.parametrize("written", ["soon", "-5s", True, -1, "5 parsecs", None])
+def test_bad_durations_are_refused(written: object) -> None:
+    with pytest.raises(ValueError):
+        to_seconds(written)
+
+
+def test_relative_paths_resolve_against_the_config_directory(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    path = write(
+        tmp_path / "conf",
+        """
+        [[tools.command]]
+        name = "rel"
+        argv = ["true"]
+        cwd = "../work"
+
+        [[tools.command]]
+        name = "abs"
+        argv = ["true"]
+        cwd = "/srv/tools"
+        """,
+    )
+
+    rel, absolute = load_config(path, environ={}).tools.command
+
+    assert rel.cwd == tmp_path / "work"
+    assert absolute.cwd == Path("/srv/tools")
+
+
+def test_the_config_is_frozen(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), environ={})
+
+    with pytest.raises(ValidationError):
+        config.server.port = 1  # type: ignore[misc]
+
+
+_COMMAND = '[[tools.command]]\nname = "ok"\nargv = ["true"]\n'
+
+BAD_CONFIGS = [
+    ("unknown-top-level", "colour = 'blue'\n", "colour", "unknown key"),
+    ("unknown-server-key", "[server]\nprot = 1\n", "server.prot", "allowed keys here: name, host"),
+    ("port-not-int", "[server]\nport = 'http'\n", "server.port", "valid integer"),
+    ("port-out-of-range", "[server]\nport = 70000\n", "server.port", "65535"),
+    ("public-url-relative", "[server]\npublic_url = '/mcp'\n", "server.public_url", "absolute"),
+    ("public-url-ftp", "[server]\npublic_url = 'ftp://h/mcp'\n", "server.public_url", "http(s)"),
+    (
+        "public-url-credentials",
+        "[server]\npublic_url = 'https://u:p@h/mcp'\n",
+        "server.public_url",
+        "credentials",
+    ),
+    (
+        "bad-timeout",
+        "[server.limits]\ntool_timeout = 'soon'\n",
+        "server.limits.tool_timeout",
+        "bad duration",
+    ),
+    ("zero-timeout", "[server.limits]\ntool_timeout = 0\n", "server.limits.tool_timeout", "0"),
+    (
+        "negative-cap",
+        "[server.limits]\nmax_output_bytes = -1\n",
+        "server.limits.max_output_bytes",
+        "greater",
+    ),
+    ("tokens-not-list", "[auth]\ntokens = 'agents'\n", "auth.tokens", "tuple"),
+    ("unknown-source-kind", "[[tools.mcp]]\nname = 'x'\n", "tools.mcp", "unknown tool source kind"),
+    ("python-not-array", "[tools.python]\nmodule = 'x'\n", "tools.python", "[[tools.python]]"),
+    ("python-no-module", "[[tools.python]]\nprefix = 'x_'\n", "tools.python[0].module", "missing"),
+    ("python-bad-module", "[[tools.python]]\nmodule = 'a-b'\n", "tools.python[0].module", "a-b"),
+    (
+        "python-bad-prefix",
+        "[[tools.python]]\nmodule = 'm'\nprefix = 'a b'\n",
+        "tools.python[0].prefix",
+        "characters",
+    ),
+    (
+        "python-bad-rename",
+        "[[tools.python]]\nmodule = 'm'\nrename = { a = 'b c' }\n",
+        "tools.python[0].rename",
+        "not a valid tool name",
+    ),
+    (
+        "unknown-placeholder",
+        _COMMAND + '[[tools.command]]\nname = "t"\nargv = ["echo", "{nope}"]\n',
+        "tools.command[1].argv",
+        "{nope} names no parameter",
+    ),
+    (
+        "placeholder-program",
+        '[[tools.command]]\nname = "t"\nargv = ["{p}"]\nparams = { p = {} }\n',
+        "tools.command[0].argv",
+        "argv[0]",
+    ),
+    (
+        "attribute-placeholder",
+        '[[tools.command]]\nname = "t"\nargv = ["echo", "{p.x}"]\nparams = { p = {} }\n',
+        "tools.command[0].argv",
+        "plain {param_name}",
+    ),
+    (
+        "positional-placeholder",
+        '[[tools.command]]\nname = "t"\nargv = ["echo", "{}"]\n',
+        "tools.command[0].argv",
+        "plain {param_name}",
+    ),
+    (
+        "conversion-placeholder",
+        '[[tools.command]]\nname = "t"\nargv = ["echo", "{p!r}"]\nparams = { p = {} }\n',
+        "tools.command[0].argv",
+        "{p!r}",
+    ),
+    (
+        "unbalanced-brace",
+        '[[tools.command]]\nname = "t"\nargv = ["echo", "{p"]\nparams = { p = {} }\n',
+        "tools.command[0].argv",
+        "bad braces",
+    ),
+    ("empty-argv", '[[tools.command]]\nname = "t"\nargv = []\n', "tools.command[0].argv", "1"),
+    ("no-argv", '[[tools.command]]\nname = "t"\n', "tools.command[0].argv", "missing"),
+    (
+        "bad-tool-name",
+        '[[tools.command]]\nname = "run tests"\nargv = ["true"]\n',
+        "tools.command[0].name",
+        "not a valid tool name",
+    ),
+    (
+        "bad-param-type",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\nparams = { n = { type = "float" } }\n',
+        "tools.command[0].params.n.type",
+        "'string'",
+    ),
+    (
+        "default-wrong-type",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\n'
+        'params = { n = { type = "integer", default = "five" } }\n',
+        "tools.command[0].params.n",
+        "not of type integer",
+    ),
+    (
+        "default-outside-enum",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\n'
+        'params = { e = { enum = ["a", "b"], default = "c" } }\n',
+        "tools.command[0].params.e",
+        "not one of the enum",
+    ),
+    (
+        "bad-param-name",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\nparams = { "a-b" = {} }\n',
+        "tools.command[0].params",
+        "identifier",
+    ),
+    (
+        "unknown-param-key",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\nparams = { p = { required = true } }\n',
+        "tools.command[0].params.p.required",
+        "allowed keys here: type, description, default, enum",
+    ),
+    (
+        "bad-env-name",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\nenv = { "A B" = "x" }\n',
+        "tools.command[0].env",
+        "environment variable name",
+    ),
+    (
+        "empty-vault-reference",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\nenv = { KEY = "vault:" }\n',
+        "tools.command[0].env",
+        "needs a secret name",
+    ),
+    (
+        "bad-command-timeout",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\ntimeout = "later"\n',
+        "tools.command[0].timeout",
+        "bad duration",
+    ),
+    (
+        "stderr-not-bool",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\ninclude_stderr = "sometimes"\n',
+        "tools.command[0].include_stderr",
+        "boolean",
+    ),
+    (
+        "curation-on-command",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\nprefix = "x_"\n',
+        "tools.command[0].prefix",
+        "unknown key",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "fragment"),
+    [pytest.param(text, key, fragment, id=case) for case, text, key, fragment in BAD_CONFIGS],
+)
+def test_a_bad_config_names_the_file_the_key_and_the_problem(
+    tmp_path: Path, text: str, key: str, fragment: str
+) -> None:
+    path = write(tmp_path, text)
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {key}: "), message
+    assert fragment in message
+    assert "\n" not in message
+    assert caught.value.key == key
+    assert caught.value.path == path
+    assert caught.value.exit_code == 2
+
+
+def test_a_bad_environment_value_says_where_it_came_from(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"server\.port: .*\(from MCP_BRIDGE_PORT\)"):
+        load_config(write(tmp_path, ""), environ={"MCP_BRIDGE_PORT": "eighty"})
+
+
+def test_a_bad_flag_value_says_it_came_from_the_command_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"server\.public_url: .*from the command line"):
+        load_config(write(tmp_path, ""), {"public_url": "nope"}, environ={})
+
+
+def test_several_problems_are_counted_on_the_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server]\nport = 'x'\nhost = ''\nbogus = 1\n")
+
+    with pytest.raises(ConfigError, match=r"\(and 2 more problems\)$"):
+        load_config(path, environ={})
+
+
+def test_invalid_toml_names_the_file_and_the_position(tmp_path: Path) -> None:
+    path = write(tmp_path, "[server\nport = 1\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+
+    assert str(caught.value).startswith(f"{path}: not valid TOML: ")
+    assert "line 1" in str(caught.value)
+
+
+def test_a_missing_file_says_how_to_point_at_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file; pass --config FILE"):
+        load_config(tmp_path / "absent.toml", environ={})
+
+
+def test_a_directory_is_not_a_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_config(tmp_path, environ={})
+
+
+def test_literal_env_values_are_not_shown_in_errors(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\nenv = { TOKEN = 12345678 }\n',
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+
+    assert "tools.command[0].env.TOKEN" in str(caught.value)
+    assert "12345678" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("element", "parts"),
+    [
+        ("plain", [("plain", None)]),
+        ("{p}", [("", "p")]),
+        ("--path={p}", [("--path=", "p")]),
+        ("{a}-{b}.txt", [("", "a"), ("-", "b"), (".txt", None)]),
+        ("{{literal}}", [("{", None), ("literal}", None)]),
+    ],
+)
+def test_argv_templates_split_into_text_and_placeholders(
+    element: str, parts: list[tuple[str, str | None]]
+) -> None:
+    assert parse_template(element) == parts
+
+
+# check_config and build_registry
+
+
+def tool_module(directory: Path, name: str, body: str) -> str:
+    (directory / f"{name}.py").write_text(textwrap.dedent(body), encoding="utf-8")
+    return name
+
+
+@pytest.fixture
+def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tool modules imported by a test do not outlive it."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        sys.modules.pop(name, None)
+
+
+TOOLS = """
+    from bridge import Secrets, tool
+
+    @tool
+    def ping() -> str:
+        "Answer pong."
+        return "pong"
+
+    @tool(secrets=["crm-key"])
+    def crm(query: str, secrets: Secrets) -> str:
+        "Look something up in the CRM."
+        return query
+"""
+
+
+@pytest.mark.usefixtures("isolated_imports")
+def test_build_registry_loads_every_source_with_curation(tmp_path: Path) -> None:
+    tool_module(tmp_path, "cfgtools_a", TOOLS)
+    path = write(
+        tmp_path,
+        """
+        [[tools.python]]
+        module = "cfgtools_a"
+        prefix = "crm_"
+        deny = ["ping"]
+
+        [[tools.python]]
+        module = "cfgtools_a"
+
+        [[tools.command]]
+        name = "hello"
+        argv = ["echo", "hello"]
+        """,
+    )
+
+    registry = build_registry(load_config(path, environ={}), StaticSecrets())
+
+    assert [spec.name for spec in registry.tools()] == ["crm_crm", "ping", "crm", "hello"]
+    assert len(registry.sources) == 3
+    assert all(registry.health().values())
+
+
+@pytest.mark.usefixtures("isolated_imports")
+def test_build_registry_refuses_duplicate_tool_names(tmp_path: Path) -> None:
+    tool_module(tmp_path, "cfgtools_b", TOOLS)
+    path = write(
+        tmp_path,
+        """
+        [[tools.python]]
+        module = "cfgtools_b"
+
+        [[tools.command]]
+        name = "ping"
+        argv = ["echo", "pong"]
+        """,
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        build_registry(load_config(path, environ={}), StaticSecrets())
+
+    assert str(caught.value).startswith(f"{path}: tools: tool name 'ping' is defined by both")
+
+
+@pytest.mark.usefixtures("isolated_imports")
+def test_build_registry_names_the_entry_of_a_module_that_fails(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[tools.python]]\nmodule = "cfg_no_such_module"\n')
+
+    with pytest.raises(ToolLoadError) as caught:
+        build_registry(load_config(path, environ={}), StaticSecrets())
+
+    assert str(caught.value).startswith(f"{path}: tools.python[0].module: cannot import")
+    assert "cfg_no_such_module" in str(caught.value)
+
+
+@pytest.mark.usefixtures("isolated_imports")
+def test_check_reports_everything_serve_would_trip_on(tmp_path: Path) -> None:
+    tool_module(tmp_path, "cfgtools_c", TOOLS)
+    path = write(
+        tmp_path,
+        """
+        [[tools.python]]
+        module = "cfgtools_c"
+        rename = { pnig = "ping2" }
+        allow = ["ping", "nothing*"]
+
+        [[tools.python]]
+        module = "cfg_missing_module"
+
+        [[tools.command]]
+        name = "ping"
+        argv = ["no-such-program-xyz", "{unused_in_env}"]
+        params = { unused_in_env = {}, spare = {} }
+        cwd = "no-such-dir"
+        env = { API_KEY = "vault:billing-key", PLAIN = "value" }
+        """,
+    )
+
+    problems = check_config(load_config(path, environ={}), StaticSecrets({"crm-key": "v"}))
+
+    prefix = f"{path}: "
+    assert all(p.startswith(prefix) and "\n" not in p for p in problems)
+    found = sorted(p[len(prefix) :] for p in problems)
+    assert found == sorted(
+        [
+            "tools.python[0].allow: 'nothing*' matches no tool of this source",
+            "tools.python[0].rename.pnig: no tool named 'pnig' in this source",
+            "tools.python[1].module: cannot import tool module 'cfg_missing_module': "
+            f"ModuleNotFoundError: No module named 'cfg_missing_module'; looked in {tmp_path} "
+            "and the installed packages",
+            f"tools.command[0].cwd: '{tmp_path / 'no-such-dir'}' is not a directory",
+            "tools.command[0].argv: program 'no-such-program-xyz' is not on PATH ("
+            + next(p for p in problems if "not on PATH" in p).split("not on PATH (")[1],
+            "tools.command[0].params.spare: not used in argv; add {spare} to argv or drop it",
+            "tools.command[0].env.API_KEY: env API_KEY needs secret 'billing-key', which is not in "
+            "the vault; add it with `mcp-vault add billing-key --kind secret`",
+            "tools: tool name 'ping' is defined by tools.python[0] and tools.command[0]; "
+            "rename one (or use prefix/rename)",
+        ]
+    )
+
+
+@pytest.mark.usefixtures("isolated_imports")
+def test_check_reports_secrets_a_python_tool_needs(tmp_path: Path) -> None:
+    tool_module(tmp_path, "cfgtools_d", TOOLS)
+    path = write(tmp_path, '[[tools.python]]\nmodule = "cfgtools_d"\n')
+    config = load_config(path, environ={})
+
+    problems = check_config(config, StaticSecrets())
+
+    assert problems == [
+        f"{path}: tools.python[0]: tool 'crm' needs secret 'crm-key', which is not in the vault; "
+        "add it with `mcp-vault add crm-key --kind secret`"
+    ]
+    assert check_config(config, StaticSecrets({"crm-key": "x"})) == []
+
+
+class _BrokenStore:
+    def exists(self, name: str) -> bool:
+        raise OSError("index locked")
+
+    def get(self, name: str) -> str:
+        raise OSError("index locked")
+
+
+def test_check_survives_a_store_that_cannot_answer(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\nenv = { K = "vault:k" }\n',
+    )
+
+    problems = check_config(load_config(path, environ={}), _BrokenStore())
+
+    assert problems == [
+        f"{path}: tools.command[0].env.K: env K: cannot look up secret 'k' in the vault (OSError)"
+    ]
+
+
+@pytest.mark.usefixtures("isolated_imports")
+def test_check_reports_curation_that_leaves_nothing(tmp_path: Path) -> None:
+    tool_module(tmp_path, "cfgtools_e", TOOLS)
+    path = write(tmp_path, '[[tools.python]]\nmodule = "cfgtools_e"\ndeny = ["*"]\n')
+
+    problems = check_config(load_config(path, environ={}), StaticSecrets({"crm-key": "x"}))
+
+    assert problems == [f"{path}: tools.python[0]: allow/deny leave no tool of this module"]
+
+
+def test_a_config_built_without_a_file_resolves_against_the_working_directory() -> None:
+    config = BridgeConfig()
+
+    assert config.source is None
+    assert config.config_dir == Path.cwd()
+    assert config.server.public_url == "http://127.0.0.1:8765/mcp"

@@ -1,0 +1,304 @@
+"""The bridge over real sockets: each test body runs over SSE and Streamable HTTP."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from mcp.types import TextContent
+
+from tests.bridge.conftest import RunningBridge, connect
+
+pytestmark = pytest.mark.anyio
+
+StartBridge = Callable[..., RunningBridge]
+
+
+def _text(result: object) -> str:
+    return "".join(b.text for b in result.content if isinstance(b, TextContent))  # type: ignore[attr-defined]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie still answers kill(0); it has exited, it is just not reaped by its parent.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1].startswith("Z")
+    except FileNotFoundError:
+        return True
+
+
+async def _wait_gone(pids: list[int], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not all(_gone(pid) for pid in pids):
+        assert time.monotonic() < deadline, (
+            f"processes still alive: {[p for p in pids if not _gone(p)]}"
+        )
+        await anyio.sleep(0.05)
+
+
+async def _read_pids(pidfile: Path, within: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + within
+    while not pidfile.exists() or not pidfile.read_text().endswith("\n"):
+        assert time.monotonic() < deadline, "the command tool never started"
+        await anyio.sleep(0.05)
+    return [int(p) for p in pidfile.read_text().split()]
+
+
+async def test_lists_tools_with_annotations(start_bridge: StartBridge, transport: str) -> None:
+    bridge = start_bridge()
+    async with connect(bridge, transport) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert {"echo", "add", "explode", "nap", "flood", "greet", "hang"} <= set(tools)
+    assert tools["echo"].annotations is not None and tools["echo"].annotations.read_only_hint
+    assert (
+        tools["explode"].annotations is not None and tools["explode"].annotations.destructive_hint
+    )
+    assert tools["greet"].input_schema["properties"]["who"]["type"] == "string"
+
+
+async def test_calls_sync_async_and_command_tools(
+    start_bridge: StartBridge, transport: str
+) -> None:
+    bridge = start_bridge()
+    async with connect(bridge, transport) as client:
+        echoed = await client.call_tool("echo", {"text": "hi there"})
+        added = await client.call_tool("add", {"a": 2, "b": 40})
+        greeted = await client.call_tool("greet", {"who": "world; rm -rf /"})
+    assert not echoed.is_error and echoed.structured_content == {"result": "hi there"}
+    assert added.structured_content == {"total": 42, "terms": 2}
+    assert not greeted.is_error
+    assert _text(greeted).strip() == "hello world; rm -rf /"
+
+
+async def test_tool_secret_is_injected_but_never_shown(
+    start_bridge: StartBridge, transport: str
+) -> None:
+    bridge = start_bridge()
+    bridge.store.add_secret("crm-key", "s3cr3t-crm-value")
+    async with connect(bridge, transport) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        result = await client.call_tool("crm_key_length", {})
+    assert "secrets" not in tools["crm_key_length"].input_schema.get("properties", {})
+    assert result.structured_content == {"result": len("s3cr3t-crm-value")}
+
+
+async def test_invalid_arguments_are_an_error_and_the_server_keeps_serving(
+    start_bridge: StartBridge, transport: str
+) -> None:
+    bridge = start_bridge()
+    async with connect(bridge, transport) as client:
+        bad = await client.call_tool("add", {"a": "not a number", "b": 1})
+        good = await client.call_tool("echo", {"text": "still here"})
+    assert bad.is_error and "a" in _text(bad)
+    assert good.structured_content == {"result": "still here"}
+
+
+async def test_a_raising_tool_is_an_error_result_without_internals(
+    start_bridge: StartBridge, transport: str
+) -> None:
+    bridge = start_bridge()
+    async with connect(bridge, transport) as client:
+        failed = await client.call_tool("explode", {"reason": "kaboom"})
+        good = await client.call_tool("echo", {"text": "after"})
+    assert failed.is_error
+    assert good.structured_content == {"result": "after"}
+
+
+async def test_huge_output_is_truncated_with_a_notice(
+    start_bridge: StartBridge, transport: str
+) -> None:
+    bridge = start_bridge()
+    async with connect(bridge, transport) as client:
+        result = await client.call_tool("flood", {"kib": 1024})
+    text = _text(result)
+    assert "truncated" in text
+    assert len(text.encode()) < 70_000
+
+
+async def test_a_hanging_command_times_out_and_its_processes_are_gone(
+    start_bridge: StartBridge, transport: str, tmp_path: Path
+) -> None:
+    bridge = start_bridge()
+    pidfile = tmp_path / "pids"
+    async with connect(bridge, transport) as client:
+        started = time.monotonic()
+        result = await client.call_tool("hang", {"pidfile": str(pidfile)})
+        elapsed = time.monotonic() - started
+    assert result.is_error and "timed out" in _text(result)
+    assert elapsed < 8
+    await _wait_gone(await _read_pids(pidfile))
+
+
+async def test_cancelling_a_call_kills_the_command(
+    start_bridge: StartBridge, transport: str, tmp_path: Path
+) -> None:
+    bridge = start_bridge(
+        """
+    [[tools.command]]
+    name = "hang_long"
+    argv = ["{python}", "{hang}", "{{pidfile}}"]
+    params = {{ pidfile = {{ type = "string" }} }}
+    timeout = "60s"
+    """.format(
+            python=__import__("sys").executable, hang=Path(__file__).parent / "toolbox" / "hang.py"
+        )
+    )
+    pidfile = tmp_path / "pids"
+    async with connect(bridge, transport) as client:
+        async with anyio.create_task_group() as group:
+            group.start_soon(client.call_tool, "hang_long", {"pidfile": str(pidfile)})
+            pids = await _read_pids(pidfile)
+            group.cancel_scope.cancel()
+        await _wait_gone(pids)
+        after = await client.call_tool("echo", {"text": "alive"})
+    assert after.structured_content == {"result": "alive"}
+
+
+async def test_scopes_filter_the_list_and_refuse_calls(
+    start_bridge: StartBridge, transport: str
+) -> None:
+    bridge = start_bridge(token_name="narrow", scopes=("ec*", "greet"))
+    async with connect(bridge, transport) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        refused = await client.call_tool("add", {"a": 1, "b": 2})
+        allowed = await client.call_tool("echo", {"text": "ok"})
+    assert names == {"echo", "greet"}
+    assert refused.is_error and "Unknown tool" in _text(refused)
+    assert allowed.structured_content == {"result": "ok"}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param(None, id="no-token"),
+        pytest.param("Bearer not-a-token", id="malformed"),
+        pytest.param("Basic dXNlcjpwYXNz", id="wrong-scheme"),
+        pytest.param("Bearer mcpb_AAAAAAAAAAAA_" + "A" * 43 + "_AAAAAA", id="bad-checksum"),
+    ],
+)
+async def test_requests_without_a_valid_token_get_401(
+    start_bridge: StartBridge, header: str | None
+) -> None:
+    bridge = start_bridge()
+    headers = {"Accept": "application/json, text/event-stream"}
+    if header:
+        headers["Authorization"] = header
+    async with httpx.AsyncClient(base_url=bridge.url, headers=headers) as http:
+        post = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+        sse = await http.get("/sse")
+    for response in (post, sse):
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert "mcpb_" not in response.text
+
+
+async def _status(bridge: RunningBridge, token: str) -> int:
+    async with httpx.AsyncClient(base_url=bridge.url) as http:
+        response = await http.post(
+            "/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": "2025-11-25",
+            },
+        )
+        return response.status_code
+
+
+async def _wait_status(bridge: RunningBridge, token: str, status: int, within: float) -> float:
+    started = time.monotonic()
+    while (code := await _status(bridge, token)) != status:
+        assert time.monotonic() - started < within, f"still {code} after {within} s"
+        await anyio.sleep(0.02)
+    return time.monotonic() - started
+
+
+async def test_a_wrong_token_of_the_right_shape_gets_401(start_bridge: StartBridge) -> None:
+    from vaults.tokens import generate
+
+    bridge = start_bridge()
+    assert await _status(bridge, generate()) == 401
+    assert await _status(bridge, bridge.token) != 401
+
+
+async def test_a_revoked_token_is_refused_within_a_second(start_bridge: StartBridge) -> None:
+    bridge = start_bridge()
+    assert await _status(bridge, bridge.token) != 401
+    from vaults.cli import main as vault_main
+
+    assert vault_main(["revoke", "agents"]) == 0
+    assert await _wait_status(bridge, bridge.token, 401, within=1.5) <= 1.2
+
+
+async def test_rotation_keeps_both_tokens_through_grace_then_only_the_new(
+    start_bridge: StartBridge, transport: str
+) -> None:
+    bridge = start_bridge()
+    old = bridge.token
+    rotated = bridge.store.rotate("agents", grace=1.0)
+    new = rotated.token
+    assert new is not None and new != old
+    async with connect(bridge, transport, token=new) as client:
+        assert (await client.call_tool("echo", {"text": "new"})).structured_content == {
+            "result": "new"
+        }
+    assert await _status(bridge, old) != 401  # still inside the grace window
+    await _wait_status(bridge, old, 401, within=3.0)
+    async with connect(bridge, transport, token=new) as client:
+        assert (await client.call_tool("echo", {"text": "after"})).structured_content == {
+            "result": "after"
+        }
+
+
+async def test_a_token_outside_auth_tokens_is_refused(start_bridge: StartBridge) -> None:
+    bridge = start_bridge("""
+    [auth]
+    tokens = ["someone-else"]
+    """)
+    assert await _status(bridge, bridge.token) == 401
+
+
+async def test_health_ready_and_metrics_need_no_token(start_bridge: StartBridge) -> None:
+    bridge = start_bridge()
+    async with connect(bridge, "http") as client:
+        await client.call_tool("echo", {"text": "count me"})
+    async with httpx.AsyncClient(base_url=bridge.url) as http:
+        health = await http.get("/healthz")
+        ready = await http.get("/readyz")
+        metrics = await http.get("/metrics")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert 'bridge_tool_calls_total{outcome="ok",tool="echo"} 1.0' in metrics.text
+
+
+async def test_host_header_checks_and_body_cap(start_bridge: StartBridge) -> None:
+    bridge = start_bridge()
+    headers = {
+        "Authorization": f"Bearer {bridge.token}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25",
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    async with httpx.AsyncClient(base_url=bridge.url, headers=headers) as http:
+        evil_host = await http.post("/mcp", json=body, headers={"Host": "evil.example"})
+        evil_origin = await http.post("/mcp", json=body, headers={"Origin": "https://evil.example"})
+        huge = await http.post(
+            "/mcp",
+            content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list","pad":"'
+            + b"x" * 2_000_000
+            + b'"}',
+            headers={"Content-Type": "application/json"},
+        )
+    assert evil_host.status_code == 421
+    assert evil_origin.status_code == 403
+    assert huge.status_code == 413

@@ -1,0 +1,99 @@
+"""Several real processes on one store at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.vaults._vault import consistent, run_cli, subprocess_env
+from vaults import Store
+
+_WRITER = """
+import sys, time
+from pathlib import Path
+from vaults import Store
+go, prefix = Path(sys.argv[1]), sys.argv[2]
+deadline = time.monotonic() + 20
+while not go.exists():
+    assert time.monotonic() < deadline
+with Store.open() as store:
+    for i in range(100):
+        store.add_secret(f"{prefix}-{i}", f"value-{prefix}-{i}")
+"""
+
+_ROTATOR = """
+from vaults import Store
+with Store.open() as store:
+    for _ in range(15):
+        print(store.rotate("agents", grace=3600).value, flush=True)
+"""
+
+
+def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    )
+
+
+def test_two_processes_writing_100_secrets_each_lose_none(tmp_path: Path) -> None:
+    with Store.open() as store:
+        store.init()
+    go = tmp_path / "go"
+    writers = [_spawn(_WRITER, str(go), prefix) for prefix in ("a", "b")]
+    go.touch()
+    for writer in writers:
+        with writer:
+            _, err = writer.communicate(timeout=60)
+        assert writer.returncode == 0, err
+    with Store.open() as store:
+        names = {info.name for info in store.list()}
+        assert len(names) == 200
+        for prefix in ("a", "b"):
+            for i in range(100):
+                assert store.secret(f"{prefix}-{i}") == f"value-{prefix}-{i}"
+
+
+def test_two_rotations_started_together_never_both_run() -> None:
+    with Store.open() as store:
+        store.add_token("agents")
+    with subprocess.Popen(
+        [sys.executable, "-m", "vaults.cli", "rotate", "agents"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(),
+    ) as first:  # fmt: skip
+        second = run_cli("rotate", "agents")
+        _, err = first.communicate(timeout=30)
+    outcomes = [(first.returncode, err), (second.returncode, second.stderr)]
+    assert any(code == 0 for code, _ in outcomes), outcomes
+    for code, text in outcomes:
+        assert code == 0 or (code == 1 and "already in progress" in text), outcomes
+    with Store.open() as store:
+        consistent(store, "agents")
+        info = store.show("agents")
+        assert info.rotation is None
+        assert info.current.version == 1 + sum(code == 0 for code, _ in outcomes)  # type: ignore[union-attr]
+
+
+def test_a_reader_verifying_during_rotations_is_never_refused_a_valid_token() -> None:
+    with Store.open() as store:
+        valid = [store.add_token("agents").token]
+        verifier = store.token_index()
+    checks = 0
+    deadline = time.monotonic() + 60
+    with _spawn(_ROTATOR) as rotator:
+        assert rotator.stdout is not None and rotator.stderr is not None
+        for line in rotator.stdout:
+            valid.append(line.strip())
+            for number, token in enumerate(valid, start=1):
+                assert verifier.verify(token) is not None, f"refused version {number}"
+                checks += 1
+            assert time.monotonic() < deadline
+        err = rotator.stderr.read()
+    assert rotator.returncode == 0, err
+    assert len(valid) == 16 and checks == sum(range(2, 17))
+    verifier.close()

@@ -1,0 +1,71 @@
+"""The vault manager: keyring-backed bridge tokens and tool secrets, rotation, audit.
+
+The index (SQLite) never holds a value; values live in the keyring. ``Store`` is the library API,
+``TokenIndex`` verifies bridge tokens in memory.
+"""
+
+from __future__ import annotations
+
+from vaults.audit import AuditRow
+from vaults.durations import format_duration, parse_duration
+from vaults.errors import (
+    AlreadyExistsError,
+    AuditError,
+    BackendCorruptError,
+    KeyringError,
+    KeyringLockedError,
+    KeyringUnavailableError,
+    NotFoundError,
+    PushError,
+    RemoteError,
+    RotationError,
+    RotationInProgressError,
+    StoreError,
+    UsageError,
+    VaultError,
+)
+from vaults.index import CredentialInfo, Link, RotationInfo, VersionInfo
+from vaults.paths import default_store_dir, resolve_store_dir
+from vaults.rotation import Pusher, RotationResult, register_pusher, unregister_pusher
+from vaults.store import Check, Minted, Store, StoreSecrets
+from vaults.tokens import ParsedToken, hash_secret, parse
+from vaults.verifier import Principal, TokenIndex
+
+__all__ = [
+    "AlreadyExistsError",
+    "AuditError",
+    "AuditRow",
+    "BackendCorruptError",
+    "Check",
+    "CredentialInfo",
+    "KeyringError",
+    "KeyringLockedError",
+    "KeyringUnavailableError",
+    "Link",
+    "Minted",
+    "NotFoundError",
+    "ParsedToken",
+    "Principal",
+    "PushError",
+    "Pusher",
+    "RemoteError",
+    "RotationError",
+    "RotationInProgressError",
+    "RotationInfo",
+    "RotationResult",
+    "Store",
+    "StoreError",
+    "StoreSecrets",
+    "TokenIndex",
+    "UsageError",
+    "VaultError",
+    "VersionInfo",
+    "default_store_dir",
+    "format_duration",
+    "hash_secret",
+    "parse",
+    "parse_duration",
+    "register_pusher",
+    "resolve_store_dir",
+    "unregister_pusher",
+]

@@ -1,0 +1,84 @@
+"""The audit trail: one row per change (time, OS user, action, credential, version, kid, outcome).
+
+Rows are written in the same transaction as the change they record, so a change that cannot be
+audited is not made. A row never holds a value.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from vaults.errors import AuditError
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One recorded change."""
+
+    id: int
+    at: datetime
+    os_user: str
+    action: str
+    credential: str | None
+    version: int | None
+    kid: str | None
+    outcome: str
+    detail: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        return data
+
+
+def os_user() -> str:
+    """The login name of the user running this process (the uid when there is none)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def record(
+    conn: sqlite3.Connection,
+    action: str,
+    *,
+    credential: str | None = None,
+    version: int | None = None,
+    kid: str | None = None,
+    outcome: str = "ok",
+    detail: str | None = None,
+) -> None:
+    """Insert an audit row inside the caller's transaction; AuditError if it cannot be written."""
+    try:
+        conn.execute(
+            "INSERT INTO audit (at, os_user, action, credential, version, kid, outcome, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (time.time(), os_user(), action, credential, version, kid, outcome, detail),
+        )
+    except sqlite3.Error as exc:
+        raise AuditError(
+            f"could not write the audit row for {action} of {credential or 'the store'} "
+            f"({exc}); nothing was changed. Run mcp-vault doctor"
+        ) from exc
+
+
+def rows(conn: sqlite3.Connection, *, since: datetime | None = None) -> list[AuditRow]:
+    """Audit rows in order, optionally only those at or after ``since``."""
+    # Datetimes carry microseconds only: allow for the rounding of the stored float.
+    after = 0.0 if since is None else since.timestamp() - 1e-6
+    found = conn.execute(
+        "SELECT id, at, os_user, action, credential, version, kid, outcome, detail "
+        "FROM audit WHERE at >= ? ORDER BY at, id",
+        (after,),
+    ).fetchall()
+    return [
+        AuditRow(rid, datetime.fromtimestamp(at, UTC), user, action, cred, ver, kid, out, detail)
+        for rid, at, user, action, cred, ver, kid, out, detail in found
+    ]

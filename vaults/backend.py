@@ -1,0 +1,291 @@
+"""The project's own keyring backend: AES-GCM encrypted values in SQLite, for headless machines.
+
+Why not ``keyrings.alt`` or ``keyrings.cryptfile``: measured on the target machines, their file
+backends lose writes (or the whole file) when two processes write at once, keyrings.alt relies
+on unauthenticated AES-CFB with a weak KDF, and cryptfile spends ~300 ms of Argon2 per call.
+Here SQLite (WAL, busy timeout) gives atomic, concurrent-safe writes, and a random data key in a
+0600 file (or systemd's ``$CREDENTIALS_DIRECTORY/mcp-vault.key``) needs no KDF at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring.errors
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from keyring.backend import KeyringBackend
+from keyring.compat import properties
+from keyring.credentials import SimpleCredential
+
+from vaults.errors import BackendCorruptError
+from vaults.paths import resolve_store_dir
+
+__all__ = ["CREDENTIAL_NAME", "DB_NAME", "KEY_NAME", "CorruptSecretError", "EncryptedKeyring"]
+
+DB_NAME = "secrets.db"
+KEY_NAME = "secrets.key"
+CREDENTIAL_NAME = "mcp-vault.key"
+
+_KEY_BYTES = 32
+_NONCE_BYTES = 12
+_BUSY_TIMEOUT_S = 10.0
+_AD_PREFIX = b"mcp-vault-secret-v1\x00"
+_CHECK_AD = b"mcp-vault-key-check-v1"
+_CHECK_PLAINTEXT = b"mcp-vault key check"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS secrets ("
+    " service TEXT NOT NULL, username TEXT NOT NULL, nonce BLOB NOT NULL,"
+    " ciphertext BLOB NOT NULL, PRIMARY KEY (service, username))",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
+)
+
+
+class CorruptSecretError(BackendCorruptError, keyring.errors.KeyringError):
+    """A value (or the key file) cannot be decrypted or parsed.
+
+    It is both a ``keyring.errors.KeyringError`` (what keyring callers expect) and a
+    ``vaults.errors.BackendCorruptError`` (what the vault manager's callers expect).
+    """
+
+
+class EncryptedKeyring(KeyringBackend):
+    """AES-GCM encrypted secrets in ``secrets.db`` under the store directory.
+
+    The store directory is the constructor argument, else ``MCP_VAULT_DIR``, else the per-user
+    data directory. The 256-bit data key comes from ``$CREDENTIALS_DIRECTORY/mcp-vault.key``
+    when systemd provides one, else from ``secrets.key`` in the store directory (created on
+    first use, 0600). A value that cannot be decrypted raises ``CorruptSecretError``; it never
+    reads as missing. Its priority (0.5) keeps it viable for keyring's own detection but below
+    every system keyring, which all rank 1 or higher.
+    """
+
+    @properties.classproperty
+    def priority(cls) -> float:
+        return 0.5
+
+    def __init__(self, store_dir: Path | str | None = None) -> None:
+        super().__init__()
+        self.store_dir = resolve_store_dir(store_dir)
+        self._aead: AESGCM | None = None
+        self._init_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(store_dir={str(self.store_dir)!r})"
+
+    def __copy__(self) -> EncryptedKeyring:
+        # with_properties() copies the backend; the copy shares no lock with the original.
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._init_lock = threading.Lock()
+        return clone
+
+    @property
+    def db_path(self) -> Path:
+        return self.store_dir / DB_NAME
+
+    @property
+    def key_path(self) -> Path:
+        """Where the data key is read from (systemd credential first, then the store dir)."""
+        return self._key_source()[0]
+
+    def _key_source(self) -> tuple[Path, bool]:
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        if creds:
+            candidate = Path(creds) / CREDENTIAL_NAME
+            if candidate.is_file():
+                return candidate, True
+        return self.store_dir / KEY_NAME, False
+
+    def get_password(self, service: str, username: str) -> str | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT nonce, ciphertext FROM secrets WHERE service = ? AND username = ?",
+                (service, username),
+            ).fetchone()
+        if row is None:
+            return None
+        return self._decrypt(service, username, row[0], row[1])
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        with self._connect() as db:
+            nonce, ciphertext = self._encrypt(service, username, password)
+            db.execute(
+                "INSERT INTO secrets (service, username, nonce, ciphertext) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (service, username) DO UPDATE"
+                " SET nonce = excluded.nonce, ciphertext = excluded.ciphertext",
+                (service, username, nonce, ciphertext),
+            )
+
+    def delete_password(self, service: str, username: str) -> None:
+        with self._connect() as db:
+            cursor = db.execute(
+                "DELETE FROM secrets WHERE service = ? AND username = ?", (service, username)
+            )
+        if cursor.rowcount == 0:
+            raise keyring.errors.PasswordDeleteError("no such secret")
+
+    def get_credential(self, service: str, username: str | None) -> SimpleCredential | None:
+        if username is not None:
+            password = self.get_password(service, username)
+            return None if password is None else SimpleCredential(username, password)
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT username, nonce, ciphertext FROM secrets WHERE service = ?"
+                " ORDER BY username LIMIT 1",
+                (service,),
+            ).fetchone()
+        if row is None:
+            return None
+        return SimpleCredential(row[0], self._decrypt(service, row[0], row[1], row[2]))
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self._ready()
+        try:
+            db = sqlite3.connect(self.db_path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.db_path) from exc
+        try:
+            yield db
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.db_path) from exc
+        finally:
+            db.close()
+
+    def _ready(self) -> AESGCM:
+        with self._init_lock:
+            if self._aead is None:
+                self._aead = self._initialise()
+            return self._aead
+
+    def _initialise(self) -> AESGCM:
+        key_path, provided = self._key_source()
+        try:
+            _ensure_private_dir(self.store_dir)
+            if not provided and not key_path.exists():
+                if self.db_path.exists() and self.db_path.stat().st_size > 0:
+                    raise CorruptSecretError(
+                        f"the data key for {self.db_path} is missing (no {key_path}, no "
+                        f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}); restore the key file or "
+                        "provide the systemd credential"
+                    )
+                _create_key(key_path)
+            aead = AESGCM(_parse_key(key_path.read_bytes(), key_path))
+            _ensure_private_file(self.db_path)
+        except OSError as exc:
+            raise keyring.errors.KeyringError(
+                f"cannot prepare the encrypted secret store in {self.store_dir}: "
+                f"{exc.strerror or exc}; check the owner and permissions of its files"
+            ) from exc
+        try:
+            db = sqlite3.connect(self.db_path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                nonce = os.urandom(_NONCE_BYTES)
+                check = nonce + aead.encrypt(nonce, _CHECK_PLAINTEXT, _CHECK_AD)
+                db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('key_check', ?)", (check,)
+                )
+                row = db.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.db_path) from exc
+        stored = bytes(row[0])
+        try:
+            aead.decrypt(stored[:_NONCE_BYTES], stored[_NONCE_BYTES:], _CHECK_AD)
+        except InvalidTag as exc:
+            raise CorruptSecretError(
+                f"the data key {key_path} does not match {self.db_path}; restore the "
+                "original key file (or CREDENTIALS_DIRECTORY credential)"
+            ) from exc
+        return aead
+
+    def _encrypt(self, service: str, username: str, password: str) -> tuple[bytes, bytes]:
+        aead = self._ready()
+        nonce = os.urandom(_NONCE_BYTES)
+        data = password.encode("utf-8", "surrogatepass")
+        return nonce, aead.encrypt(nonce, data, _associated_data(service, username))
+
+    def _decrypt(self, service: str, username: str, nonce: bytes, ciphertext: bytes) -> str:
+        aead = self._ready()
+        try:
+            data = aead.decrypt(
+                bytes(nonce), bytes(ciphertext), _associated_data(service, username)
+            )
+            return data.decode("utf-8", "surrogatepass")
+        except (InvalidTag, ValueError) as exc:
+            raise CorruptSecretError(
+                f"the secret {username!r} of {service!r} in {self.db_path} cannot be decrypted "
+                "(damaged data or a different key); restore it from a backup or set it again"
+            ) from exc
+
+
+def _store_error(exc: sqlite3.Error, path: Path) -> keyring.errors.KeyringError:
+    if isinstance(exc, sqlite3.OperationalError):
+        return keyring.errors.KeyringError(
+            f"the encrypted secret store {path} failed ({exc}); check the file's owner and "
+            "permissions, and that no other process holds it locked"
+        )
+    return CorruptSecretError(
+        f"the encrypted secret store {path} is damaged ({exc}); restore it from a backup or "
+        "move it away"
+    )
+
+
+def _associated_data(service: str, username: str) -> bytes:
+    # Binds a ciphertext to its row so rows cannot be swapped or renamed.
+    return _AD_PREFIX + json.dumps([service, username]).encode()
+
+
+def _ensure_private_dir(path: Path) -> None:
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+
+
+def _ensure_private_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+
+
+def _create_key(path: Path) -> None:
+    # Write the key under a private temporary name, then link it into place: link() fails if the
+    # name exists, so of two racing processes exactly one key wins and nobody reads a half file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(os.urandom(_KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _parse_key(raw: bytes, path: Path) -> bytes:
+    if len(raw) == _KEY_BYTES:
+        return raw
+    # A systemd credential is often written as text: accept the base64 of 32 bytes too.
+    try:
+        decoded = base64.b64decode(raw.strip(), validate=True)
+    except ValueError:
+        decoded = b""
+    if len(decoded) == _KEY_BYTES:
+        return decoded
+    raise CorruptSecretError(
+        f"the data key {path} is not a 256-bit key (32 bytes, or their base64); restore the "
+        "original key file"
+    )

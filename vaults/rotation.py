@@ -1,0 +1,449 @@
+"""Rotation as named, resumable steps (create, push, test, finish), journaled before each step.
+
+The journal row (table ``rotations``) is also the lock: one rotation at a time per credential.
+After ``create`` both the old and the new token are accepted; ``finish`` makes the new version
+current and keeps the old one valid for the grace window. A crash at any point leaves at least one
+accepted token whose value is in the keyring, and a rerun (``resume``) finishes the job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import os
+import signal
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from vaults import audit, tokens
+from vaults.durations import format_duration
+from vaults.errors import (
+    KeyringError,
+    PushError,
+    RotationError,
+    RotationInProgressError,
+    UsageError,
+    VaultError,
+)
+from vaults.index import CredentialInfo, Link, RotationInfo
+
+if TYPE_CHECKING:
+    from vaults.store import Store
+
+STEPS = ("create", "push", "test", "finish")
+CHECKPOINTS = ("start", *STEPS)  # "start": the journal row is committed, nothing else done
+CRASH_ENV = "MCP_VAULT_CRASH_AFTER"
+
+Checkpoint = Callable[[str], None]
+Tester = Callable[[str, str], None]
+
+
+class Pusher(Protocol):
+    """Pushes a credential's new value to one remote link; raises PushError on failure."""
+
+    def push(self, link: Link, value: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RotationResult:
+    """A finished rotation; ``value`` (the new token or secret) stays out of ``repr``."""
+
+    name: str
+    kind: str
+    from_version: int | None
+    version: int
+    kid: str | None
+    value: str = field(repr=False)
+    resumed: bool = False
+
+    @property
+    def token(self) -> str | None:
+        return self.value if self.kind == "token" else None
+
+
+_pushers: dict[str, Pusher | str] = {}
+_pushers_lock = threading.Lock()
+_active: set[tuple[str, str]] = set()
+_active_lock = threading.Lock()
+
+
+def register_pusher(kind: str, pusher: Pusher | str) -> None:
+    """Use ``pusher`` for links of ``kind``; a ``"module:attr"`` string is imported on first use."""
+    with _pushers_lock:
+        _pushers[kind] = pusher
+
+
+def unregister_pusher(kind: str) -> None:
+    with _pushers_lock:
+        _pushers.pop(kind, None)
+
+
+def pusher_for(kind: str) -> Pusher:
+    """The pusher registered for link ``kind``; PushError if there is none."""
+    with _pushers_lock:
+        found = _pushers.get(kind)
+        if isinstance(found, str):
+            module, _, attr = found.partition(":")
+            found = getattr(importlib.import_module(module), attr)
+            _pushers[kind] = found
+    if found is None:
+        raise PushError(
+            f"no pusher is registered for links of kind {kind!r}; install the component that "
+            "provides it, or remove the link"
+        )
+    return found
+
+
+def crash_checkpoint(step: str) -> None:
+    """Test hook: SIGKILL this process right after ``step`` when MCP_VAULT_CRASH_AFTER names it."""
+    if os.environ.get(CRASH_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str, store_id: str, name: str) -> bool:
+    """Whether the process that owns a journal row may still be working on it."""
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True  # cannot tell; the user decides with --resume after checking that host
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        with _active_lock:
+            return (store_id, name) in _active
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def busy_message(name: str, journal: RotationInfo) -> str:
+    host, _, pid = journal.owner.rpartition(":")
+    since = journal.started_at.isoformat(timespec="seconds")
+    return (
+        f"rotation of {name} already in progress (pid {pid} on {host} since {since}); wait for "
+        f"it, or run mcp-vault rotate {name} --resume if that process is gone"
+    )
+
+
+class _Rotation:
+    def __init__(
+        self,
+        store: Store,
+        name: str,
+        *,
+        tester: Tester | None,
+        checkpoint: Checkpoint,
+    ) -> None:
+        self.store = store
+        self.index = store.index
+        self.name = name
+        self.tester = tester
+        self.checkpoint = checkpoint
+        self.owner = owner_id()
+        self.value: str | None = None
+        self.marked = False
+
+    def claim(self, *, grace: float, resume: bool, needs_value: bool) -> tuple[RotationInfo, bool]:
+        """Insert the journal row (or take over a stale one); returns it and whether resumed."""
+        try:
+            return self._claim(grace=grace, resume=resume, needs_value=needs_value)
+        except BaseException:
+            if self.marked:
+                self.release()
+            raise
+
+    def _claim(self, *, grace: float, resume: bool, needs_value: bool) -> tuple[RotationInfo, bool]:
+        with self.index.write() as conn:
+            info = self.index.credential(self.name)
+            if info.kind == "token" and not needs_value:
+                raise UsageError(
+                    f"{self.name} is a token: its new value is generated, do not pass one"
+                )
+            journal = info.rotation
+            now = time.time()
+            if journal is None:
+                if resume:
+                    raise RotationError(
+                        f"nothing to resume: {self.name} has no interrupted rotation; "
+                        f"run mcp-vault rotate {self.name} to start one"
+                    )
+                if needs_value and info.kind == "secret":
+                    raise UsageError(
+                        f"rotating the secret {self.name} needs its new value on stdin"
+                    )
+                current = info.current
+                to_version = self.index.next_version(info.id)
+                from_version = current.version if current else None
+                self.index.insert_rotation(
+                    info.id, from_version, to_version, grace, self.owner, now
+                )
+                audit.record(
+                    conn,
+                    "rotate.start",
+                    credential=self.name,
+                    version=to_version,
+                    detail=f"grace {format_duration(grace)}",
+                )
+                resumed = False
+            else:
+                elsewhere = journal.owner.rpartition(":")[0] != socket.gethostname()
+                # --resume on this host is the user saying the other host's process is gone.
+                taking_over = resume and elsewhere
+                if not taking_over and owner_alive(journal.owner, self.store.store_id, self.name):
+                    raise RotationInProgressError(busy_message(self.name, journal), name=self.name)
+                self.index.update_rotation(info.id, now, owner=self.owner)
+                audit.record(
+                    conn,
+                    "rotate.resume",
+                    credential=self.name,
+                    version=journal.to_version,
+                    detail=f"at step {journal.step}, from {journal.owner}",
+                )
+                resumed = True
+            self._mark_active()
+            claimed = self.index.rotation(info.id)
+        assert claimed is not None
+        return claimed, resumed
+
+    def _mark_active(self) -> None:
+        with _active_lock:
+            _active.add((self.store.store_id, self.name))
+            self.marked = True
+
+    def release(self) -> None:
+        with _active_lock:
+            _active.discard((self.store.store_id, self.name))
+            self.marked = False
+
+    @contextmanager
+    def _step(self, step: str) -> Iterator[tuple[CredentialInfo, sqlite3.Connection]]:
+        """A transaction in which this process still owns the journal at ``step``."""
+        with self.index.write() as conn:
+            info = self.index.credential(self.name)
+            journal = info.rotation
+            if journal is None or journal.owner != self.owner:
+                raise RotationError(
+                    f"the rotation of {self.name} was cancelled (revoked or removed) or taken "
+                    "over by another process while it ran; see mcp-vault show "
+                    f"{self.name} and mcp-vault audit"
+                )
+            if journal.step != step:
+                raise RotationError(
+                    f"the rotation of {self.name} is at step {journal.step}, not {step}; "
+                    f"run mcp-vault rotate {self.name} --resume"
+                )
+            yield info, conn
+
+    def run(self, journal: RotationInfo, value: str | None) -> RotationResult:
+        step = journal.step
+        version = journal.to_version
+        if step == "create":
+            self.create(version, value)
+            step = "push"
+        if self.value is None:
+            self.value = self._stored_value(version)
+        if step == "push":
+            self.push(version)
+            step = "test"
+        if step == "test":
+            self.test(version)
+            step = "finish"
+        kind, kid = self.finish(version, journal.grace)
+        return RotationResult(self.name, kind, journal.from_version, version, kid, self.value)
+
+    def create(self, version: int, value: str | None) -> None:
+        info = self.index.credential(self.name)
+        kid: str | None = None
+        digest: bytes | None = None
+        if info.kind == "token":
+            new_value = tokens.generate()
+            parsed = tokens.parse(new_value)
+            assert parsed is not None
+            kid, digest = parsed.kid, tokens.hash_secret(parsed.secret)
+        elif value is None:
+            raise UsageError(
+                f"the interrupted rotation of the secret {self.name} had not stored its new "
+                f"value yet; run mcp-vault rotate {self.name} with the new value on stdin"
+            )
+        else:
+            new_value = value
+        key = self.store.value_key(self.name, version)
+        self.store.backend.set(self.store.service, key, new_value)
+        try:
+            with self._step("create") as (info, conn):
+                self.index.insert_version(info.id, version, "pending", kid, digest, time.time())
+                self.index.update_rotation(info.id, time.time(), step="push")
+                audit.record(conn, "rotate.create", credential=self.name, version=version, kid=kid)
+        except RotationError:
+            self._forget(key)
+            raise
+        self.value = new_value
+        self.checkpoint("create")
+
+    def push(self, version: int) -> None:
+        assert self.value is not None
+        info = self.index.credential(self.name)
+        for link in info.links:
+            if link.pushed_version >= version:
+                continue
+            where = f"{link.kind} {link.vault_id} ({link.url})"
+            try:
+                pusher_for(link.kind).push(link, self.value)
+            except Exception as exc:
+                reason = str(exc) if isinstance(exc, VaultError) else type(exc).__name__
+                with self.index.write() as conn:
+                    audit.record(
+                        conn,
+                        "rotate.push",
+                        credential=self.name,
+                        version=version,
+                        outcome="failed",
+                        detail=f"{where}: {reason}",
+                    )
+                raise PushError(
+                    f"pushing version {version} of {self.name} to {where} failed: {reason}; "
+                    f"both tokens stay valid; fix it and run mcp-vault rotate {self.name} --resume"
+                ) from exc
+            with self._step("push") as (_, conn):
+                self.index.update_link(link.id, time.time(), pushed_version=version)
+                audit.record(
+                    conn, "rotate.push", credential=self.name, version=version, detail=where
+                )
+        with self._step("push") as (info, _):
+            self.index.update_rotation(info.id, time.time(), step="test")
+        self.checkpoint("push")
+
+    def test(self, version: int) -> None:
+        assert self.value is not None
+        if self.tester is not None:
+            try:
+                self.tester(self.name, self.value)
+            except Exception as exc:
+                reason = str(exc) if isinstance(exc, VaultError) else type(exc).__name__
+                with self.index.write() as conn:
+                    audit.record(
+                        conn,
+                        "rotate.test",
+                        credential=self.name,
+                        version=version,
+                        outcome="failed",
+                        detail=reason,
+                    )
+                raise RotationError(
+                    f"testing version {version} of {self.name} failed: {reason}; both tokens stay "
+                    f"valid; fix it and run mcp-vault rotate {self.name} --resume"
+                ) from exc
+        with self._step("test") as (info, conn):
+            self.index.update_rotation(info.id, time.time(), step="finish")
+            audit.record(conn, "rotate.test", credential=self.name, version=version)
+        self.checkpoint("test")
+
+    def finish(self, version: int, grace: float) -> tuple[str, str | None]:
+        forget: list[int] = []
+        with self._step("finish") as (info, conn):
+            now = time.time()
+            new = next((v for v in info.versions if v.version == version), None)
+            if new is None or new.state != "pending":
+                self.index.delete_rotation(info.id)
+                audit.record(
+                    conn,
+                    "rotate.finish",
+                    credential=self.name,
+                    version=version,
+                    outcome="cancelled",
+                    detail="the new version is no longer pending",
+                )
+                cancelled = True
+            else:
+                cancelled = False
+                for old in info.versions:
+                    if old.state == "current" and grace <= 0:
+                        self.index.set_state(info.id, old.version, "retired", now)
+                        forget.append(old.version)
+                    elif old.state == "current":
+                        self.index.set_state(info.id, old.version, "previous", now + grace)
+                        forget.append(old.version)
+                    elif old.state == "previous" and (
+                        old.not_after is None or old.not_after.timestamp() <= now
+                    ):
+                        self.index.set_state(info.id, old.version, "retired")
+                        forget.append(old.version)
+                self.index.set_state(info.id, version, "current")
+                self.index.delete_rotation(info.id)
+                self.index.touch_credential(info.id, now)
+                audit.record(
+                    conn,
+                    "rotate.finish",
+                    credential=self.name,
+                    version=version,
+                    kid=new.kid,
+                    detail=f"grace {format_duration(grace)}",
+                )
+        if cancelled:
+            raise RotationError(
+                f"the rotation of {self.name} was cancelled: version {version} was revoked; "
+                f"run mcp-vault rotate {self.name} to start a new one"
+            )
+        for old_version in forget:
+            self._forget(self.store.value_key(self.name, old_version))
+        self.checkpoint("finish")
+        return info.kind, new.kid if new else None
+
+    def _stored_value(self, version: int) -> str:
+        value = self.store.backend.get(self.store.service, self.store.value_key(self.name, version))
+        if value is None:
+            raise RotationError(
+                f"the new value of {self.name} (version {version}) is missing from the keyring "
+                f"({self.store.backend.name}); run mcp-vault revoke {self.name} --version "
+                f"{version}, then mcp-vault rotate {self.name}"
+            )
+        return value
+
+    def _forget(self, key: str) -> None:
+        # An orphan value is harmless: the index no longer accepts it.
+        with contextlib.suppress(KeyringError):
+            self.store.backend.delete(self.store.service, key)
+
+
+def rotate(
+    store: Store,
+    name: str,
+    *,
+    grace: float,
+    resume: bool = False,
+    value: str | None = None,
+    tester: Tester | None = None,
+    checkpoint: Checkpoint = crash_checkpoint,
+) -> RotationResult:
+    """Run (or resume) the rotation of ``name``; see the module docstring for the steps."""
+    if grace < 0:
+        raise UsageError(f"grace must not be negative (got {grace})")
+    rotation = _Rotation(store, name, tester=tester, checkpoint=checkpoint)
+    journal, resumed = rotation.claim(grace=grace, resume=resume, needs_value=value is None)
+    try:
+        checkpoint("start")
+        result = rotation.run(journal, value)
+    finally:
+        rotation.release()
+    if not resumed:
+        return result
+    if value is not None and journal.step != "create" and result.kind == "secret" and not resume:
+        # The interrupted rotation already stored another value: finish it, then set this one.
+        return rotate(store, name, grace=grace, value=value, tester=tester, checkpoint=checkpoint)
+    return dataclasses.replace(result, resumed=True)

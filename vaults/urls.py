@@ -1,0 +1,31 @@
+"""MCP server URL normalisation, as the platform matches vault credentials to servers.
+
+Scheme and host are lower-cased, default ports (80 for http, 443 for https) and trailing
+slashes are dropped; the path (and its case) is kept, as is the query.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalize_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    return urlunsplit((scheme, netloc, path, parts.query, ""))
+
+
+def same_server(a: str, b: str) -> bool:
+    """True when two MCP server URLs name the same server after normalisation."""
+    return normalize_url(a) == normalize_url(b)
