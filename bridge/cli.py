@@ -44,9 +44,7 @@ def _load(config: str | None, overrides: dict[str, Any] | None = None) -> Bridge
 
 def _registry(config: BridgeConfig, store: Store) -> Registry:
     from bridge.tools.loader import build_registry
-    from bridge.vault import StoreSecrets
-
-    return build_registry(config, StoreSecrets(store))
+    return build_registry(config, store.secret_resolver())
 
 
 store_option = click.option(
@@ -144,9 +142,7 @@ def check(config: str | None, store: str | None) -> None:
     from bridge.tools.loader import check_config
 
     cfg = _load(config)
-    from bridge.vault import StoreSecrets
-
-    problems = check_config(cfg, StoreSecrets(_open_store(store)))
+    problems = check_config(cfg, _open_store(store).secret_resolver())
     if problems:
         for problem in problems:
             click.echo(f"{PROG}: error: {cfg.source}: {problem}", err=True)

@@ -14,7 +14,6 @@ from bridge.app import create_app
 from bridge.config import BridgeConfig, load_config
 from bridge.errors import BridgeError, ConfigError
 from bridge.tools.loader import build_registry, check_config
-from bridge.vault import StoreSecrets
 from vaults.errors import NotFoundError
 from vaults.store import Store
 
@@ -65,7 +64,7 @@ def run(
     """Load ``path``, check it, bind, and serve until SIGINT/SIGTERM (in-flight calls drain)."""
     overrides = {"host": host, "port": port}
     config = load_config(path, overrides=overrides)
-    secrets = StoreSecrets(store)
+    secrets = store.secret_resolver()
     problems = check_config(config, secrets)
     if problems:
         raise ConfigError(problems[0], path=config.source)

@@ -17,10 +17,12 @@ from typing import Any
 
 import click
 
+from vaults import remote
 from vaults.durations import format_duration, parse_duration
 from vaults.errors import UsageError, VaultError
 from vaults.index import CredentialInfo
-from vaults.store import DEFAULT_GRACE, Store
+from vaults.remote import install_pusher
+from vaults.store import DEFAULT_GRACE, Check, Store
 
 PROG = "mcp-vault"
 
@@ -272,6 +274,7 @@ def rotate(
     if name is None:
         raise UsageError("give a NAME to rotate, or --due")
     with options.open(create=False) as store:
+        install_pusher(store)
         kind = store.show(name).kind
         value = _read_value(name) if kind == "secret" and not resume else None
         result = store.rotate(name, grace=grace_seconds, resume=resume, value=value)
@@ -368,13 +371,38 @@ def audit_(options: _Options, since: str | None, as_json: bool) -> None:
         click.echo("  ".join(fields))
 
 
+def _public_url(config: str | None, public_url: str | None) -> str | None:
+    """The bridge's public URL: --public-url, else [server] public_url of --config."""
+    if public_url or not config:
+        return public_url
+    import tomllib
+
+    try:
+        with open(config, "rb") as handle:
+            server = tomllib.load(handle).get("server", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"--config {config}: cannot read it: {exc}") from exc
+    url = server.get("public_url") if isinstance(server, dict) else None
+    if isinstance(url, str):
+        return url
+    host, port = server.get("host", "127.0.0.1"), server.get("port", 8765)
+    return f"http://{host}:{port}/mcp"
+
+
+config_option = click.option("--config", metavar="FILE", help="Bridge config (for its public_url).")
+public_url_option = click.option("--public-url", metavar="URL", help="The bridge's public URL.")
+
+
 @cli.command()
+@config_option
+@public_url_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def doctor(options: _Options, as_json: bool) -> None:
-    """Check the backend, permissions, index, values, rotations and links."""
+def doctor(options: _Options, config: str | None, public_url: str | None, as_json: bool) -> None:
+    """Check the backend, permissions, index, values, rotations and remote links."""
     with options.open(create=False) as store:
         checks = store.doctor()
+        checks += _remote_checks(store, _public_url(config, public_url))
     if as_json:
         _emit([check.to_dict() for check in checks])
     else:
@@ -382,6 +410,98 @@ def doctor(options: _Options, as_json: bool) -> None:
             click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
     if not all(check.ok for check in checks):
         raise click.exceptions.Exit(1)
+
+
+def _remote_checks(store: Store, public_url: str | None) -> list[Check]:
+    links = [link for link in store.links() if link.kind == remote.KIND]
+    if not links:
+        return []
+    try:
+        checker = remote.AnthropicRemote(store, remote.client_for(store))
+    except VaultError as exc:
+        return [Check("remote links", False, f"cannot check {len(links)} link(s): {exc}")]
+    return [
+        Check(f"remote link {result.link.credential}", result.ok, result.detail)
+        for result in (checker.check(link, public_url) for link in links)
+    ]
+
+
+@cli.group(name="remote")
+def remote_() -> None:
+    """Push tokens to Anthropic vaults as static_bearer credentials for the bridge's URL."""
+
+
+@remote_.command(name="link")
+@click.argument("name")
+@click.option("--vault", required=True, metavar="VAULT", help="vlt_ id or display name.")
+@click.option("--url", metavar="URL", help="MCP server URL (default: public_url of --config).")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def remote_link(
+    options: _Options, name: str, vault: str, url: str | None, config: str | None, as_json: bool
+) -> None:
+    """Create (or adopt) the credential for URL in VAULT holding NAME's current token."""
+    url = url or _public_url(config, None)
+    if not url:
+        raise UsageError("give --url URL (the bridge's public URL) or --config FILE")
+    with options.open(create=False) as store:
+        link = remote.AnthropicRemote(store, lambda: remote.client_for(store)).link(
+            name, vault=vault, url=url
+        )
+    if as_json:
+        _emit(link.to_dict())
+    else:
+        click.echo(f"linked {name} -> {link.vault_id}/{link.remote_id} for {link.url}")
+
+
+@remote_.command(name="sync")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def remote_sync(options: _Options, name: str | None, as_json: bool) -> None:
+    """Push current values to every link (of NAME); safe to repeat."""
+    with options.open(create=False) as store:
+        links = remote.AnthropicRemote(store, lambda: remote.client_for(store)).sync(name)
+    if as_json:
+        _emit([link.to_dict() for link in links])
+    elif not links:
+        _note("no links to sync; see mcp-vault remote link --help")
+    for link in [] if as_json else links:
+        click.echo(
+            f"pushed {link.credential} v{link.pushed_version} -> {link.vault_id}/{link.remote_id}"
+        )
+
+
+@remote_.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def remote_list(options: _Options, as_json: bool) -> None:
+    """List the links (never values)."""
+    with options.open(create=False) as store:
+        links = store.links()
+    if as_json:
+        _emit([link.to_dict() for link in links])
+        return
+    for link in links:
+        click.echo(
+            f"{link.credential:<24} {link.kind:<10} {link.vault_id}/{link.remote_id} "
+            f"v{link.pushed_version} {link.url}"
+        )
+
+
+@remote_.command(name="unlink")
+@click.argument("name")
+@click.option("--vault", required=True, metavar="VAULT", help="vlt_ id or display name.")
+@click.pass_obj
+def remote_unlink(options: _Options, name: str, vault: str) -> None:
+    """Archive NAME's credential in VAULT and forget the link."""
+    with options.open(create=False) as store:
+        links = remote.AnthropicRemote(store, lambda: remote.client_for(store)).unlink(
+            name, vault=vault
+        )
+    for link in links:
+        click.echo(f"unlinked {name} from {link.vault_id} (archived {link.remote_id})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -289,13 +289,30 @@ async def _stop(process: anyio.abc.Process) -> None:
 
 
 def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+    """True while a live (not zombie) process is in ``group``."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
         return True
-    return True
+    # Zombies still answer killpg(0); an orphan's zombie waits on whoever is PID 1, which in a
+    # container may never reap it, so only running members count.
+    with os.scandir(proc) as entries:
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[-1].split()
+            if len(fields) > 2 and fields[2] == str(group) and fields[0] not in ("Z", "X"):
+                return True
+    return False
 
 
 def _signal_group(group: int, signum: int) -> None:

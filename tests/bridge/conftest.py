@@ -18,7 +18,6 @@ from mcp.client.streamable_http import streamable_http_client
 from bridge.app import create_app
 from bridge.config import BridgeConfig, load_config
 from bridge.tools.loader import build_registry
-from bridge.vault import StoreSecrets
 from tests.support.live import serve
 from vaults.store import Store
 
@@ -94,7 +93,7 @@ def start_bridge(tmp_path: Path, store: Store) -> Iterator[Callable[..., Running
         (workdir / "bridge.toml").write_text(text)
         config = load_config(workdir / "bridge.toml")
         token = store.add_token(token_name, scopes=scopes).token
-        registry = build_registry(config, StoreSecrets(store))
+        registry = build_registry(config, store.secret_resolver())
         verifier = store.token_index(config.auth.tokens)
         stack.callback(verifier.close)
         app = create_app(config, registry, verifier)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -435,13 +437,16 @@ def tool_module(directory: Path, name: str, body: str) -> str:
 
 
 @pytest.fixture
-def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tool modules imported by a test do not outlive it."""
+    before = list(sys.path)
     monkeypatch.setattr(sys, "path", list(sys.path))
-    before = set(sys.modules)
     yield
-    for name in set(sys.modules) - before:
-        sys.modules.pop(name, None)
+    added = [entry for entry in sys.path if entry not in before]
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None) or ""
+        if any(origin.startswith(entry + os.sep) for entry in added):
+            del sys.modules[name]
 
 
 TOOLS = """

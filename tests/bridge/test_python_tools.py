@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -37,11 +38,14 @@ Loader = Callable[..., dict[str, ToolSpec]]
 @pytest.fixture
 def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tool modules imported by a test, and the import path it added, do not outlive it."""
+    before = list(sys.path)
     monkeypatch.setattr(sys, "path", list(sys.path))
-    before = set(sys.modules)
     yield
-    for name in set(sys.modules) - before:
-        sys.modules.pop(name, None)
+    added = [entry for entry in sys.path if entry not in before]
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None) or ""
+        if any(origin.startswith(entry + os.sep) for entry in added):
+            del sys.modules[name]
 
 
 @pytest.fixture

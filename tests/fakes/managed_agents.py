@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.applications import Starlette
@@ -620,7 +620,7 @@ def _resolve_tool(tool: _AgentToolsetIn | _McpToolsetIn | _CustomToolIn) -> dict
         }
     default_policy = "always_allow" if isinstance(tool, _AgentToolsetIn) else "always_ask"
     given = tool.default_config or _DefaultConfigIn()
-    default = {
+    default: dict[str, Any] = {
         "enabled": True if given.enabled is None else given.enabled,
         "permission_policy": _policy(given.permission_policy, default_policy),
     }
@@ -1148,7 +1148,7 @@ class ManagedAgentsState:
         tools = [_resolve_tool(tool) for tool in body.tools]
         _check_agent_tools(servers, tools)
         stamp = _ts(_now())
-        agent = {
+        agent: dict[str, Any] = {
             "type": "agent",
             "id": new_id("agent_"),
             "version": 1,
@@ -1283,7 +1283,7 @@ class ManagedAgentsState:
             raise _bad("scope 'account' is not supported for API organizations")
         config = _environment_config(body.config, None)
         stamp = _ts(_now())
-        environment = {
+        environment: dict[str, Any] = {
             "type": "environment",
             "id": new_id("env_"),
             "name": body.name,
@@ -1367,7 +1367,7 @@ class ManagedAgentsState:
     def _create_vault(self, body: _VaultCreate) -> dict[str, Any]:
         _check_metadata(body.metadata)
         stamp = _ts(_now())
-        vault = {
+        vault: dict[str, Any] = {
             "type": "vault",
             "id": new_id("vlt_"),
             "display_name": body.display_name,
@@ -1447,7 +1447,7 @@ class ManagedAgentsState:
         auth, secret = _credential_auth(body.auth)
         key = _credential_key(auth)
         stamp = _ts(_now())
-        credential = {
+        credential: dict[str, Any] = {
             "type": "vault_credential",
             "id": new_id("vcrd_"),
             "vault_id": vault_id,
@@ -1596,7 +1596,7 @@ class ManagedAgentsState:
                 if self._vault(vault_id).body["archived_at"] is not None:
                     raise _bad(f"Vault {vault_id} is archived")
             stamp = _ts(_now())
-            session = {
+            session: dict[str, Any] = {
                 "type": "session",
                 "id": new_id("sesn_"),
                 "status": "idle",
@@ -1779,7 +1779,8 @@ class ManagedAgentsState:
             known = {event["id"]: event for _, event in record.events}
             answering: set[str] = set()
             for index, event in enumerate(body.events):
-                target = None
+                target: str | None = None
+                wanted: tuple[str, ...] = ()
                 if isinstance(event, _CustomToolResultIn):
                     target, wanted = event.custom_tool_use_id, ("agent.custom_tool_use",)
                 elif isinstance(event, _ToolConfirmationIn):
@@ -1799,12 +1800,20 @@ class ManagedAgentsState:
                 ):
                     raise _bad(f"events.{index}: {target} does not await a confirmation")
                 answering.add(target)
+            record.answered |= answering
             return [self._store_event(record, _user_event(event)) for event in body.events]
 
     def _run_platform(self, session_id: str, echoed: list[Event]) -> None:
         """Play the agent's side for the user events just stored (in a worker thread)."""
         self._push(session_id, echoed)
-        for event in echoed:
+        for index, event in enumerate(echoed):
+            if _is_response(event) and index + 1 < len(echoed) and _is_response(echoed[index + 1]):
+                # Answers sent together resolve the block together: no idle in between.
+                with self._lock:
+                    record = self._sessions.get(session_id)
+                    if record is not None:
+                        _note_response(record, event)
+                continue
             step = self._next_step(session_id, event)
             if step is None:
                 return
@@ -1842,11 +1851,7 @@ class ManagedAgentsState:
                 return functools.partial(on_message, session, text), True
             if event["type"] == "user.interrupt":
                 return _end_turn, False
-            target = event.get("custom_tool_use_id") or event["tool_use_id"]
-            record.answered.add(target)
-            record.responses.append(copy.deepcopy(event))
-            if target in record.blocking:
-                record.blocking.remove(target)
+            _note_response(record, event)
             if record.blocking:
                 remaining = list(record.blocking)
                 return (lambda: [status_idle_requires_action(remaining)]), False
@@ -1866,6 +1871,17 @@ class ManagedAgentsState:
 
 def _end_turn() -> list[Event]:
     return [status_idle_end_turn()]
+
+
+def _is_response(event: Event) -> bool:
+    return event["type"] in ("user.custom_tool_result", "user.tool_confirmation")
+
+
+def _note_response(record: _SessionRecord, event: Event) -> None:
+    target = event.get("custom_tool_use_id") or event["tool_use_id"]
+    record.responses.append(copy.deepcopy(event))
+    if target in record.blocking:
+        record.blocking.remove(target)
 
 
 def _user_event(event: BaseModel) -> Event:
@@ -2158,7 +2174,7 @@ def create_app(state: ManagedAgentsState) -> Starlette:
     def wrap(handler: Endpoint) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             request_id = new_id("req_")
-            state._record_request(request.method, request.url.path, request.url.query)
+            state._record_request(request.method, request.url.path, unquote(request.url.query))
             rule = state._take_failure(request.method, request.url.path)
             if rule is not None:
                 body = (

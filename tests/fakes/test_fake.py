@@ -51,7 +51,7 @@ def _bearer(vault_id: str, client: Client, url: str = URL, token: str = "tok-1")
     )
 
 
-def _user_message(text: str) -> dict[str, Any]:
+def _user_message(text: str) -> Any:
     return {"type": "user.message", "content": [{"type": "text", "text": text}]}
 
 
@@ -130,13 +130,12 @@ def test_stale_agent_version_is_a_conflict_the_sdk_does_not_retry(fake_api: Runn
         agent = _agent(client)
         client.beta.agents.update(agent.id, version=1, system="newer")
 
-        with pytest.raises(anthropic.ConflictError) as caught:
+        with pytest.raises(anthropic.ConflictError, match="version 2") as caught:
             client.beta.agents.update(agent.id, version=1, system="stale")
 
     assert caught.value.response.headers["x-should-retry"] == "false"
     updates = [r for r in fake_api.state.requests if r.path == f"/v1/agents/{agent.id}"]
     assert len(updates) == 2
-    assert "version 2" in caught.value.api_message
 
 
 def test_agent_update_patches_metadata(anthropic_client: Client) -> None:
@@ -150,7 +149,7 @@ def test_agent_update_patches_metadata(anthropic_client: Client) -> None:
 
 def test_agent_update_must_keep_servers_referenced(anthropic_client: Client) -> None:
     agent = _agent(anthropic_client)
-    extra = [
+    extra: Any = [
         {"type": "url", "name": "wiki", "url": URL},
         {"type": "url", "name": "other", "url": "https://other.example.com/mcp"},
     ]
@@ -281,6 +280,14 @@ def test_errors_use_the_envelope_and_a_request_id(anthropic_client: Client) -> N
     }
 
 
+def test_unknown_paths_get_the_envelope(anthropic_client: Client) -> None:
+    with pytest.raises(anthropic.NotFoundError) as caught:
+        anthropic_client.get("/v1/nothing-here", cast_to=object)
+
+    assert caught.value.type == "not_found_error"
+    assert caught.value.request_id is not None
+
+
 def test_missing_required_field_is_rejected(anthropic_client: Client) -> None:
     with pytest.raises(anthropic.BadRequestError, match="display_name: Field required"):
         anthropic_client.post(
@@ -390,7 +397,9 @@ def test_sessions_page_both_ways(anthropic_client: Client) -> None:
     ]
 
     first = anthropic_client.beta.sessions.list(limit=2, order="asc")
+    assert first.next_page is not None
     second = anthropic_client.beta.sessions.list(limit=2, order="asc", page=first.next_page)
+    assert second.prev_page is not None
     back = anthropic_client.beta.sessions.list(limit=2, order="asc", page=second.prev_page)
 
     assert first.prev_page is None
@@ -431,8 +440,9 @@ def test_environment_round_trip(anthropic_client: Client) -> None:
         config={"type": "cloud", "networking": {"type": "limited", "allow_mcp_servers": True}},
     )
     assert updated.metadata == {"new": "c"}
-    assert updated.config.networking.allowed_hosts == ["api.example.com"]
-    assert updated.config.networking.allow_mcp_servers is True
+    networking: Any = updated.config.networking  # type: ignore[union-attr]
+    assert networking.allowed_hosts == ["api.example.com"]
+    assert networking.allow_mcp_servers is True
     assert anthropic_client.beta.environments.retrieve(created.id) == updated
 
     with pytest.raises(BetaInvalidConfigTypeChangeError):
@@ -489,7 +499,7 @@ def test_credential_secret_is_never_returned(
         display_name="wiki token",
     )
     credential = created.parse()
-    responses = [
+    responses: list[Any] = [
         created,
         credentials.retrieve(credential.id, vault_id=vault.id),
         credentials.list(vault.id),
@@ -640,8 +650,10 @@ def test_oauth_and_environment_variable_credentials_hide_their_secrets(
         assert secret not in response.text()
         assert fake_api.state.secret_for(vault.id, response.parse().id) == secret
     assert "refresh-secret" not in oauth.text()
-    assert oauth.parse().auth.refresh.token_endpoint_auth.type == "client_secret_post"
-    assert env_var.parse().auth.injection_location.header is True
+    oauth_auth: Any = oauth.parse().auth
+    env_auth: Any = env_var.parse().auth
+    assert oauth_auth.refresh.token_endpoint_auth.type == "client_secret_post"
+    assert env_auth.injection_location.header is True
 
 
 @pytest.mark.parametrize(
@@ -897,7 +909,7 @@ def test_mcp_tool_confirmation_continues_the_script(
         events=[{"type": "user.tool_confirmation", "tool_use_id": use["id"], "result": "allow"}],
     )
 
-    events = list(anthropic_client.beta.sessions.events.list(session.id))
+    events: list[Any] = list(anthropic_client.beta.sessions.events.list(session.id))
     assert [e.type for e in events] == [
         "user.message",
         "session.status_running",
@@ -910,6 +922,78 @@ def test_mcp_tool_confirmation_continues_the_script(
     ]
     assert events[2].evaluated_permission == "ask"
     assert events[6].mcp_tool_use_id == use["id"]
+
+
+def test_answers_resolve_a_block_together_or_leave_the_rest_pending(
+    fake_api: RunningFake, anthropic_client: Client
+) -> None:
+    session = _session(anthropic_client)
+    uses = [fake.agent_custom_tool_use(name, {}) for name in ("a", "b", "c")]
+    batches: list[list[str]] = []
+    fake_api.state.on_user_message(
+        None,
+        lambda current, text: [*uses, fake.status_idle_requires_action([u["id"] for u in uses])],
+    )
+
+    def finish(current: dict[str, Any], responses: list[fake.Event]) -> list[fake.Event]:
+        batches.append([r["custom_tool_use_id"] for r in responses])
+        return [fake.status_idle_end_turn()]
+
+    fake_api.state.on_tool_response(None, finish)
+    anthropic_client.beta.sessions.events.send(session.id, events=[_user_message("go")])
+    mark = len(fake_api.state.events(session.id))
+
+    def answer(*targets: dict[str, Any]) -> Any:
+        return [{"type": "user.custom_tool_result", "custom_tool_use_id": t["id"]} for t in targets]
+
+    anthropic_client.beta.sessions.events.send(session.id, events=answer(uses[0]))
+    anthropic_client.beta.sessions.events.send(session.id, events=answer(uses[1], uses[2]))
+
+    later = fake_api.state.events(session.id)[mark:]
+    assert [e["type"] for e in later] == [
+        "user.custom_tool_result",
+        "session.status_idle",
+        "user.custom_tool_result",
+        "user.custom_tool_result",
+        "session.status_running",
+        "session.status_idle",
+    ]
+    assert later[1]["stop_reason"] == {
+        "type": "requires_action",
+        "event_ids": [uses[1]["id"], uses[2]["id"]],
+    }
+    assert batches == [[u["id"] for u in uses]]
+
+
+def test_interrupt_ends_the_turn(anthropic_client: Client) -> None:
+    session = _session(anthropic_client)
+
+    anthropic_client.beta.sessions.events.send(session.id, events=[{"type": "user.interrupt"}])
+
+    events = list(anthropic_client.beta.sessions.events.list(session.id))
+    assert [e.type for e in events] == ["user.interrupt", "session.status_idle"]
+
+
+def test_deny_message_needs_a_deny(fake_api: RunningFake, anthropic_client: Client) -> None:
+    session = _session(anthropic_client)
+    use = fake.agent_mcp_tool_use("wiki", "delete_page", {})
+    fake_api.state.emit(session.id, [use, fake.status_idle_requires_action([use["id"]])])
+
+    def confirm(result: str) -> Any:
+        return [
+            {
+                "type": "user.tool_confirmation",
+                "tool_use_id": use["id"],
+                "result": result,
+                "deny_message": "no",
+            }
+        ]
+
+    with pytest.raises(anthropic.BadRequestError, match="deny_message"):
+        anthropic_client.beta.sessions.events.send(session.id, events=confirm("allow"))
+    sent = anthropic_client.beta.sessions.events.send(session.id, events=confirm("deny"))
+    assert sent.data is not None
+    assert sent.data[0].type == "user.tool_confirmation"
 
 
 def test_without_a_script_the_agent_ends_its_turn(anthropic_client: Client) -> None:
@@ -951,7 +1035,7 @@ def test_dropped_stream_can_be_reopened_and_reconciled(
         assert fake_api.state.open_streams(session.id) == 1
         fake_api.state.emit(session.id, [fake.agent_message("before the drop")])
         assert fake_api.state.drop_streams(session.id) == 1
-        before = list(stream)
+        before: list[Any] = list(stream)
     fake_api.state.emit(session.id, [missed])
     with client.beta.sessions.events.stream(session.id) as stream:
         assert fake_api.state.open_streams(session.id) == 1
