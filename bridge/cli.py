@@ -44,6 +44,7 @@ def _load(config: str | None, overrides: dict[str, Any] | None = None) -> Bridge
 
 def _registry(config: BridgeConfig, store: Store) -> Registry:
     from bridge.tools.loader import build_registry
+
     return build_registry(config, store.secret_resolver())
 
 
