@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 serve: $(STAMP)
-	MCP_VAULT_DIR=$(DEMO_STORE) $(BIN)/mcp-bridge serve --config examples/bridge.toml --demo
+	PATH="$(CURDIR)/$(BIN):$$PATH" MCP_VAULT_DIR=$(DEMO_STORE) $(BIN)/mcp-bridge serve --config examples/bridge.toml --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

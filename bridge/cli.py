@@ -146,10 +146,86 @@ def check(config: str | None, store: str | None) -> None:
     problems = check_config(cfg, _open_store(store).secret_resolver())
     if problems:
         for problem in problems:
-            click.echo(f"{PROG}: error: {cfg.source}: {problem}", err=True)
+            click.echo(f"{PROG}: error: {problem}", err=True)
         raise click.exceptions.Exit(2)
     count = len(_registry(cfg, _open_store(store)).tools())
     click.echo(f"ok: {cfg.source}: {count} tools, public URL {cfg.server.public_url}")
+
+
+def _environment_id(client: Any, environment: str) -> str:
+    """An ``env_`` id as given, else the id of the environment with that name."""
+    import anthropic
+
+    if environment.startswith("env_"):
+        return environment
+    try:
+        for env in client.beta.environments.list(limit=100):
+            if env.name == environment:
+                return str(env.id)
+    except anthropic.APIError as exc:
+        raise BridgeError(f"listing environments failed: {exc}") from exc
+    raise BridgeError(f"no environment named {environment!r}; pass its env_ id or create it")
+
+
+@cli.command()
+@config_option
+@store_option
+@click.option("--agent-name", required=True, help="Name of the agent to create or update.")
+@click.option("--model", required=True, help="Model id, e.g. claude-opus-4-8.")
+@click.option("--environment", required=True, metavar="ENV", help="env_ id or environment name.")
+@click.option("--vault", required=True, metavar="VAULT", help="vlt_ id or vault display name.")
+@click.option("--title", help="Session title.")
+@click.option("--system", help="System prompt of the agent.")
+@click.option(
+    "--permission-policy",
+    type=click.Choice(["always_allow", "always_ask", "auto"]),
+    default="always_allow",
+    show_default=True,
+    help="Default policy for the bridge's tools (destructive tools always ask).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def attach(
+    config: str | None,
+    store: str | None,
+    agent_name: str,
+    model: str,
+    environment: str,
+    vault: str,
+    title: str | None,
+    system: str | None,
+    permission_policy: str,
+    as_json: bool,
+) -> None:
+    """Ensure the agent that uses this bridge, then start a session with VAULT."""
+    from bridge.agents import ensure_agent, start_session
+    from vaults.remote import AnthropicRemote, client_for
+
+    cfg = _load(config)
+    vault_store = _open_store(store)
+    registry = _registry(cfg, vault_store)
+    client = client_for(vault_store)
+    vault_id = AnthropicRemote(vault_store, client).resolve_vault(vault, create=False)
+    agent = ensure_agent(
+        client,
+        cfg,
+        name=agent_name,
+        model=model,
+        system=system,
+        tools=registry.tools(),
+        permission_policy=permission_policy,  # type: ignore[arg-type]
+    )
+    session = start_session(
+        client,
+        agent,
+        environment_id=_environment_id(client, environment),
+        vault_ids=[vault_id],
+        title=title,
+    )
+    result = {"agent_id": agent.id, "agent_version": agent.version, "session_id": session.id}
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"agent {agent.id} (version {agent.version}), session {session.id}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,7 +21,9 @@ from vaults.store import Store
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket, bound before uvicorn starts so the real port is known (port 0)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only disables Nagle on connections accepted from a socket
+    # whose proto is TCP; with proto 0 each response can wait for a delayed ACK (~40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -67,7 +69,8 @@ def run(
     secrets = store.secret_resolver()
     problems = check_config(config, secrets)
     if problems:
-        raise ConfigError(problems[0], path=config.source)
+        more = f" (and {len(problems) - 1} more; run mcp-bridge check)" if len(problems) > 1 else ""
+        raise ConfigError(problems[0] + more)
     sock = bind(config.server.host, config.server.port)
     actual_port = sock.getsockname()[1]
     if actual_port != config.server.port:
@@ -105,6 +108,7 @@ def run(
             log_level=log_level.lower(),
             timeout_graceful_shutdown=int(config.server.limits.shutdown_grace) or None,
             lifespan="on",
+            access_log=False,  # one line per tool call comes from bridge.calls instead
         )
     )
     try:

@@ -4,7 +4,7 @@ The token comes from the environment (``MCP_BRIDGE_TOKEN``), never from the comm
 
     MCP_BRIDGE_TOKEN=mcpb_... python examples/client.py --url http://127.0.0.1:8765/mcp
     MCP_BRIDGE_TOKEN=mcpb_... python examples/client.py --url http://127.0.0.1:8765/sse \\
-        --tool search_docs --args '{"query": "refund"}'
+        --tool search_docs --args '{"query": "deploy"}'
 
 Without ``--tool`` it lists the tools and calls the first read-only one it knows how to call.
 """
@@ -23,8 +23,8 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 DEFAULT_CALLS = {
-    "lookup_item": {"sku": "WID-001"},
-    "search_docs": {"query": "refund"},
+    "get_item": {"sku": "AX-1001"},
+    "search_docs": {"query": "on-call"},
     "echo": {"text": "hello from the example client"},
 }
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 _KEEP_BACKEND = os.environ.get("MCP_TEST_KEEP_KEYRING_BACKEND") == "1"
 
 

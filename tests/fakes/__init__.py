@@ -1,0 +1,1 @@
+"""Local fakes of the services the project talks to, for tests."""

@@ -16,8 +16,10 @@ configs, per-tool ``web_fetch``/``web_search`` options and image/document blocks
 
 ``ManagedAgentsState`` is also the test's handle on the platform side: ``secret_for`` and
 ``resolve_credential`` show what the platform would inject, ``fail_next`` injects failures,
-``on_user_message``/``on_tool_response``/``emit`` script what the agent does in a session, and
-``drop_streams`` cuts open event streams.
+``requests`` logs every call (method, path, decoded query), ``on_user_message``,
+``on_tool_response`` and ``emit`` script what the agent does in a session (build events with
+``agent_message``, ``agent_custom_tool_use``, ``status_idle_requires_action``...; each is checked
+against the SDK's model of its type), and ``drop_streams`` cuts open event streams.
 """
 
 from __future__ import annotations
@@ -39,9 +41,12 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from anthropic.types.beta.sessions.beta_managed_agents_session_event import (
+    BetaManagedAgentsSessionEvent,
+)
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -913,6 +918,28 @@ def session_error_mcp_auth_failed(
     }
 
 
+@functools.cache
+def _event_models() -> dict[str, type[BaseModel]]:
+    union = get_args(BetaManagedAgentsSessionEvent)[0]
+    models: dict[str, type[BaseModel]] = {}
+    for model in get_args(union):
+        (kind,) = get_args(model.model_fields["type"].annotation)
+        models[kind] = model
+    return models
+
+
+def _check_event(event: Event) -> None:
+    """Hold scripted events to the SDK's own model of their type, so a bad script fails here
+    with a precise message rather than in the client's stream parser."""
+    model = _event_models().get(event.get("type", ""))
+    if model is None:
+        raise ValueError(f"{event.get('type')!r} is not a session event type the SDK knows")
+    try:
+        model.model_validate(event)
+    except ValidationError as exc:
+        raise ValueError(f"{event['type']} event does not match the SDK model: {exc}") from exc
+
+
 _STATUS_BY_EVENT = {
     "session.status_running": "running",
     "session.status_idle": "idle",
@@ -1083,7 +1110,7 @@ class ManagedAgentsState:
         update its status, and push them to its open streams."""
         with self._lock:
             record = self._session(session_id)
-            stored = [self._store_event(record, event) for event in events]
+            stored = self._store_events(record, events)
         self._push(session_id, stored)
         return copy.deepcopy(stored)
 
@@ -1627,9 +1654,7 @@ class ManagedAgentsState:
                 had_budget=body.budget is not None,
             )
             self._sessions[session["id"]] = record
-            echoed = [
-                self._store_event(record, _user_event(event)) for event in body.initial_events
-            ]
+            echoed = self._store_events(record, [_user_event(e) for e in body.initial_events])
             created = copy.deepcopy(session)
             if echoed:
                 # Created "running"; the stored status follows the events the platform emits.
@@ -1750,12 +1775,13 @@ class ManagedAgentsState:
             ]
             return _paginate(rows, listing)
 
-    def _store_event(self, record: _SessionRecord, event: Event) -> Event:
-        if not isinstance(event.get("type"), str):
-            raise ValueError(f"an emitted event needs a string 'type': {event!r}")
-        stored = copy.deepcopy(event)
-        stored.setdefault("id", new_id("sevt_"))
-        stored["processed_at"] = _ts(_now())
+    def _store_events(self, record: _SessionRecord, events: list[Event]) -> list[Event]:
+        prepared = [_stamp(event) for event in events]
+        for event in prepared:
+            self._store_event(record, event)
+        return prepared
+
+    def _store_event(self, record: _SessionRecord, stored: Event) -> None:
         record.events.append((next(self._seq), stored))
         status = _STATUS_BY_EVENT.get(stored["type"])
         if status is not None:
@@ -1766,7 +1792,6 @@ class ManagedAgentsState:
             record.blocking = (
                 list(stop.get("event_ids", [])) if stop.get("type") == "requires_action" else []
             )
-        return stored
 
     def _send_events(self, session_id: str, body: _SendEvents) -> list[Event]:
         with self._lock:
@@ -1801,7 +1826,7 @@ class ManagedAgentsState:
                     raise _bad(f"events.{index}: {target} does not await a confirmation")
                 answering.add(target)
             record.answered |= answering
-            return [self._store_event(record, _user_event(event)) for event in body.events]
+            return self._store_events(record, [_user_event(event) for event in body.events])
 
     def _run_platform(self, session_id: str, echoed: list[Event]) -> None:
         """Play the agent's side for the user events just stored (in a worker thread)."""
@@ -1820,17 +1845,17 @@ class ManagedAgentsState:
             script, resumes = step
             try:
                 produced = list(script())
+                with self._lock:
+                    record = self._sessions.get(session_id)
+                    if record is None:
+                        return
+                    if resumes and record.body["status"] != "running":
+                        produced = [status_running(), *produced]
+                self.emit(session_id, produced)
             except Exception as exc:
                 with self._lock:
                     self.handler_errors.append(exc)
                 raise
-            with self._lock:
-                record = self._sessions.get(session_id)
-                if record is None:
-                    return
-                if resumes and record.body["status"] != "running":
-                    produced = [status_running(), *produced]
-            self.emit(session_id, produced)
 
     def _next_step(
         self, session_id: str, event: Event
@@ -1867,6 +1892,14 @@ class ManagedAgentsState:
         for event in events:
             for subscriber in subscribers:
                 subscriber.push(copy.deepcopy(event))
+
+
+def _stamp(event: Event) -> Event:
+    stamped = copy.deepcopy(event)
+    stamped.setdefault("id", new_id("sevt_"))
+    stamped["processed_at"] = _ts(_now())
+    _check_event(stamped)
+    return stamped
 
 
 def _end_turn() -> list[Event]:

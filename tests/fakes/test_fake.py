@@ -19,8 +19,6 @@ from anthropic.types.beta.beta_invalid_metadata_error import BetaInvalidMetadata
 from tests.fakes import managed_agents as fake
 from tests.fakes.server import RunningFake, serve_fake
 
-pytest_plugins = ["tests.fakes.fixtures"]
-
 URL = "https://wiki.example.com/mcp"
 MODEL = "claude-opus-4-8"
 Client = anthropic.Anthropic
@@ -45,7 +43,7 @@ def _session(client: Client, **changes: Any) -> Any:
     return client.beta.sessions.create(**params)
 
 
-def _bearer(vault_id: str, client: Client, url: str = URL, token: str = "tok-1") -> Any:
+def _bearer(client: Client, vault_id: str, url: str = URL, token: str = "tok-1") -> Any:
     return client.beta.vaults.credentials.create(
         vault_id, auth={"type": "static_bearer", "mcp_server_url": url, "token": token}
     )
@@ -64,8 +62,8 @@ def _until_idle(stream: Iterable[Any]) -> list[Any]:
     return seen
 
 
-def _raw_headers(api_key: str, **extra: str) -> dict[str, str]:
-    return {"anthropic-beta": fake.BETA, "x-api-key": api_key, **extra}
+def _raw_headers(api_key: str) -> dict[str, str]:
+    return {"anthropic-beta": fake.BETA, "x-api-key": api_key}
 
 
 # --------------------------------------------------------------------------- agents
@@ -522,7 +520,7 @@ def test_credential_update_rotates_the_secret_in_place(
     fake_api: RunningFake, anthropic_client: Client
 ) -> None:
     vault = anthropic_client.beta.vaults.create(display_name="v")
-    credential = _bearer(vault.id, anthropic_client, token="old")
+    credential = _bearer(anthropic_client, vault.id, token="old")
 
     rotated = anthropic_client.beta.vaults.credentials.update(
         credential.id,
@@ -554,7 +552,7 @@ def test_credential_update_rules(
     anthropic_client: Client, auth: dict[str, Any], message: str
 ) -> None:
     vault = anthropic_client.beta.vaults.create(display_name="v")
-    credential = _bearer(vault.id, anthropic_client)
+    credential = _bearer(anthropic_client, vault.id)
 
     with pytest.raises(anthropic.BadRequestError, match=message):
         anthropic_client.beta.vaults.credentials.update(
@@ -566,23 +564,23 @@ def test_credential_update_rules(
 
 def test_duplicate_active_url_in_a_vault_is_a_conflict(anthropic_client: Client) -> None:
     vault = anthropic_client.beta.vaults.create(display_name="v")
-    first = _bearer(vault.id, anthropic_client, url=URL)
+    first = _bearer(anthropic_client, vault.id, url=URL)
 
     with pytest.raises(anthropic.ConflictError, match=first.id) as caught:
-        _bearer(vault.id, anthropic_client, url="HTTPS://Wiki.Example.com:443/mcp/")
+        _bearer(anthropic_client, vault.id, url="HTTPS://Wiki.Example.com:443/mcp/")
 
     assert caught.value.response.headers["x-should-retry"] == "false"
     anthropic_client.beta.vaults.credentials.archive(first.id, vault_id=vault.id)
-    second = _bearer(vault.id, anthropic_client, url=URL)
+    second = _bearer(anthropic_client, vault.id, url=URL)
     other_vault = anthropic_client.beta.vaults.create(display_name="w")
-    assert _bearer(other_vault.id, anthropic_client, url=URL).id != second.id
+    assert _bearer(anthropic_client, other_vault.id, url=URL).id != second.id
 
 
 def test_archived_credential_is_purged_and_hidden(
     fake_api: RunningFake, anthropic_client: Client
 ) -> None:
     vault = anthropic_client.beta.vaults.create(display_name="v")
-    credential = _bearer(vault.id, anthropic_client)
+    credential = _bearer(anthropic_client, vault.id)
 
     archived = anthropic_client.beta.vaults.credentials.archive(credential.id, vault_id=vault.id)
 
@@ -603,16 +601,16 @@ def test_archived_credential_is_purged_and_hidden(
 def test_a_vault_holds_at_most_twenty_credentials(anthropic_client: Client) -> None:
     vault = anthropic_client.beta.vaults.create(display_name="v")
     for i in range(20):
-        _bearer(vault.id, anthropic_client, url=f"https://s{i}.example.com/mcp")
+        _bearer(anthropic_client, vault.id, url=f"https://s{i}.example.com/mcp")
 
     with pytest.raises(anthropic.BadRequestError, match="20"):
-        _bearer(vault.id, anthropic_client, url="https://one-more.example.com/mcp")
+        _bearer(anthropic_client, vault.id, url="https://one-more.example.com/mcp")
 
 
 def test_credential_of_another_vault_is_not_found(anthropic_client: Client) -> None:
     vault = anthropic_client.beta.vaults.create(display_name="v")
     other = anthropic_client.beta.vaults.create(display_name="w")
-    credential = _bearer(vault.id, anthropic_client)
+    credential = _bearer(anthropic_client, vault.id)
 
     with pytest.raises(anthropic.NotFoundError):
         anthropic_client.beta.vaults.credentials.retrieve(credential.id, vault_id=other.id)
@@ -674,7 +672,7 @@ def test_resolve_credential_matches_normalised_urls(
     fake_api: RunningFake, anthropic_client: Client, candidate: str, matches: bool
 ) -> None:
     vault = anthropic_client.beta.vaults.create(display_name="v")
-    credential = _bearer(vault.id, anthropic_client)
+    credential = _bearer(anthropic_client, vault.id)
 
     found = fake_api.state.resolve_credential([vault.id], candidate)
 
@@ -687,8 +685,8 @@ def test_resolve_credential_prefers_the_first_vault_and_skips_archived(
 ) -> None:
     first = anthropic_client.beta.vaults.create(display_name="first")
     second = anthropic_client.beta.vaults.create(display_name="second")
-    in_first = _bearer(first.id, anthropic_client, token="one")
-    in_second = _bearer(second.id, anthropic_client, token="two")
+    in_first = _bearer(anthropic_client, first.id, token="one")
+    in_second = _bearer(anthropic_client, second.id, token="two")
 
     assert fake_api.state.resolve_credential([second.id, first.id], URL) == (
         second.id,
@@ -1022,6 +1020,24 @@ def test_a_failing_script_surfaces_as_a_server_error(
     with pytest.raises(anthropic.InternalServerError, match="script bug"):
         anthropic_client.beta.sessions.events.send(session.id, events=[_user_message("hi")])
     assert [str(e) for e in fake_api.state.handler_errors] == ["script bug"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param({"type": "agent.message", "content": "not blocks"}, id="wrong-shape"),
+        pytest.param({"type": "agent.telepathy"}, id="unknown-type"),
+    ],
+)
+def test_scripted_events_must_match_the_sdk_models(
+    fake_api: RunningFake, anthropic_client: Client, bad: fake.Event
+) -> None:
+    session = _session(anthropic_client)
+
+    with pytest.raises(ValueError, match=str(bad["type"])):
+        fake_api.state.emit(session.id, [fake.agent_message("fine"), bad])
+
+    assert fake_api.state.events(session.id) == []
 
 
 def test_dropped_stream_can_be_reopened_and_reconciled(
