@@ -210,8 +210,8 @@ class AnthropicRemote:
     def _update(self, vault_id: str, credential_id: str, value: str, name: str) -> None:
         import anthropic
 
-        try:
-            self._no_retry.beta.vaults.credentials.update(
+        try:  # an update cannot conflict, so the SDK's retries (5xx, 429) are welcome here
+            self.client.beta.vaults.credentials.update(
                 credential_id,
                 vault_id=vault_id,
                 auth={"type": "static_bearer", "token": value},
