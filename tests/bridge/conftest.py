@@ -18,7 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 from bridge.app import create_app
 from bridge.config import BridgeConfig, load_config
 from bridge.tools.loader import build_registry
-from tests.support.live import serve
+from tests.support.live import free_socket, serve
 from vaults.store import Store
 
 TOOLBOX = Path(__file__).parent / "toolbox"
@@ -82,22 +82,33 @@ def start_bridge(tmp_path: Path, store: Store) -> Iterator[Callable[..., Running
     stack = contextlib.ExitStack()
 
     def start(
-        extra: str = "", *, token_name: str = "agents", scopes: tuple[str, ...] = ()
+        extra: str = "",
+        *,
+        token_name: str = "agents",
+        scopes: tuple[str, ...] = (),
+        public_path: str = "mcp",
     ) -> RunningBridge:
         import sys
 
         workdir = tmp_path / "bridge"
         workdir.mkdir(exist_ok=True)
         shutil.copy(TOOLBOX / "bridge_test_tools.py", workdir)
-        text = BASE_TOML.format(python=sys.executable, hang=HANG) + textwrap.dedent(extra)
-        (workdir / "bridge.toml").write_text(text)
+        sock = free_socket()
+        port = sock.getsockname()[1]
+        stack.callback(sock.close)
+        text = BASE_TOML.format(python=sys.executable, hang=HANG).replace(
+            'name = "test-bridge"\n',
+            f'name = "test-bridge"\nport = {port}\n'
+            f'public_url = "http://127.0.0.1:{port}/{public_path}"\n',
+        )
+        (workdir / "bridge.toml").write_text(text + textwrap.dedent(extra))
         config = load_config(workdir / "bridge.toml")
         token = store.add_token(token_name, scopes=scopes).token
         registry = build_registry(config, store.secret_resolver())
         verifier = store.token_index(config.auth.tokens)
         stack.callback(verifier.close)
         app = create_app(config, registry, verifier)
-        live = stack.enter_context(serve(app))
+        live = stack.enter_context(serve(app, sock=sock))
         return RunningBridge(live.url, store, token, config, workdir)
 
     with stack:

@@ -34,9 +34,14 @@ def free_socket(host: str = "127.0.0.1") -> socket.socket:
 
 
 @contextlib.contextmanager
-def serve(app: Any, *, startup_timeout: float = 10.0, **config: Any) -> Iterator[LiveServer]:
-    """Serve ``app`` until the block exits; waits (bounded) for startup and for shutdown."""
-    sock = free_socket()
+def serve(
+    app: Any, *, sock: socket.socket | None = None, startup_timeout: float = 10.0, **config: Any
+) -> Iterator[LiveServer]:
+    """Serve ``app`` until the block exits; waits (bounded) for startup and for shutdown.
+
+    Pass ``sock`` (from ``free_socket``) when the app must know its own port before it starts.
+    """
+    sock = sock if sock is not None else free_socket()
     host, port = sock.getsockname()[:2]
     server = uvicorn.Server(
         uvicorn.Config(
