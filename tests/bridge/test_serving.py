@@ -302,3 +302,22 @@ async def test_host_header_checks_and_body_cap(start_bridge: StartBridge) -> Non
     assert evil_host.status_code == 421
     assert evil_origin.status_code == 403
     assert huge.status_code == 413
+
+
+async def test_each_call_logs_one_line_with_caller_and_outcome_but_no_arguments_or_token(
+    start_bridge: StartBridge, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    bridge = start_bridge()
+    kid = bridge.token.split("_")[1]
+    with caplog.at_level(logging.INFO, logger="bridge.calls"):
+        async with connect(bridge, "http") as client:
+            await client.call_tool("echo", {"text": "arg-value-never-logged"})
+            await client.call_tool("explode", {"reason": "also-never-logged"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "bridge.calls"]
+    assert len(lines) == 2
+    assert f"caller=agents kid={kid} tool=echo" in lines[0] and "outcome=ok" in lines[0]
+    assert "tool=explode" in lines[1] and "outcome=error" in lines[1]
+    everything = "\n".join(r.getMessage() for r in caplog.records)
+    assert "never-logged" not in everything and bridge.token not in everything
