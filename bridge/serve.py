@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 import socket
 import sys
@@ -106,7 +107,8 @@ def run(
         uvicorn.Config(
             app,
             log_level=log_level.lower(),
-            timeout_graceful_shutdown=int(config.server.limits.shutdown_grace) or None,
+            # never None: that would wait for long-lived SSE streams forever
+            timeout_graceful_shutdown=max(1, math.ceil(config.server.limits.shutdown_grace)),
             lifespan="on",
             access_log=False,  # one line per tool call comes from bridge.calls instead
         )
