@@ -82,6 +82,9 @@ def create_app(config: BridgeConfig, registry: Registry, verifier: Verifier) -> 
             for source in registry.sources:
                 await source.start()
                 stack.push_async_callback(source.stop)
+                subscribe = getattr(source, "on_tools_changed", None)
+                if subscribe is not None:
+                    subscribe(server.tools_changed)
             await stack.enter_async_context(server.session_manager.run())
             yield
 

@@ -19,7 +19,7 @@ from bridge.errors import BridgeError
 
 if TYPE_CHECKING:
     from bridge.config import BridgeConfig
-    from bridge.tools.registry import Registry
+    from bridge.tools.registry import Registry, ToolSpec
     from vaults.store import Store
 
 PROG = "mcp-bridge"
@@ -46,6 +46,22 @@ def _registry(config: BridgeConfig, store: Store) -> Registry:
     from bridge.tools.loader import build_registry
 
     return build_registry(config, store.secret_resolver())
+
+
+def _started_tools(registry: Registry) -> list[ToolSpec]:
+    """The tools with every source started (MCP servers list theirs only once running)."""
+    import contextlib
+
+    import anyio
+
+    async def collect() -> list[ToolSpec]:
+        async with contextlib.AsyncExitStack() as stack:
+            for source in registry.sources:
+                await source.start()
+                stack.push_async_callback(source.stop)
+            return registry.tools()
+
+    return anyio.run(collect)
 
 
 store_option = click.option(
@@ -122,7 +138,7 @@ def tools(config: str | None, store: str | None, as_json: bool) -> None:
             "read_only": bool(spec.annotations and spec.annotations.read_only_hint),
             "destructive": bool(spec.annotations and spec.annotations.destructive_hint),
         }
-        for spec in registry.tools()
+        for spec in _started_tools(registry)
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -143,7 +159,7 @@ def check(config: str | None, store: str | None) -> None:
     from bridge.tools.loader import check_config
 
     cfg = _load(config)
-    problems = check_config(cfg, _open_store(store).secret_resolver())
+    problems = check_config(cfg, _open_store(store).secret_resolver(), probe=True)
     if problems:
         for problem in problems:
             click.echo(f"{PROG}: error: {problem}", err=True)

@@ -33,6 +33,8 @@ from pydantic import (
 
 from bridge.errors import ConfigError
 from bridge.tools.curation import Curation, tool_name_problem
+from bridge.tools.mcp import McpToolsConfig
+from bridge.tools.openapi import OpenApiToolsConfig
 from vaults.durations import parse_duration
 from vaults.errors import VaultError
 
@@ -43,9 +45,7 @@ ENVIRONMENT = {
     "MCP_BRIDGE_NAME": "server.name",
 }
 
-_OVERRIDE_ALIASES = {"host": "server.host", "port": "server.port"}
-_OVERRIDE_ALIASES |= {"public_url": "server.public_url", "name": "server.name"}
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_OVERRIDE_ALIASES = {key.rsplit(".", 1)[1]: key for key in ENVIRONMENT.values()}
 _LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
 _LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -162,10 +162,6 @@ class ServerConfig(_Model):
         public = urlsplit(self.public_url)
         origins = [*_LOOPBACK_ORIGINS, f"{public.scheme}://{public.netloc}", *self.allowed_origins]
         return tuple(dict.fromkeys(origins))
-
-    @property
-    def binds_loopback(self) -> bool:
-        return self.host in _LOOPBACK
 
 
 class AuthConfig(_Model):
@@ -304,6 +300,8 @@ class ToolsConfig(_Model):
 
     python: tuple[PythonToolsConfig, ...] = ()
     command: tuple[CommandToolConfig, ...] = ()
+    mcp: tuple[McpToolsConfig, ...] = ()
+    openapi: tuple[OpenApiToolsConfig, ...] = ()
 
 
 class BridgeConfig(_Model):

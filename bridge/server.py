@@ -12,6 +12,7 @@ import importlib.metadata
 import json
 import logging
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.shared.subscriptions import ToolsListChanged
 from mcp.types import CallToolResult, TextContent, Tool
 
 from bridge.auth import current_caller
@@ -49,12 +52,38 @@ class BridgeServer(MCPServer[Any]):
         auth: AuthSettings | None = None,
         version: str = "",
     ) -> None:
+        self.bus = InMemorySubscriptionBus()
         super().__init__(
-            name, version=version or _package_version(), token_verifier=token_verifier, auth=auth
+            name,
+            version=version or _package_version(),
+            token_verifier=token_verifier,
+            auth=auth,
+            subscriptions=self.bus,
+            middleware=[self._remember_session],
         )
+        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
         self.registry = registry
         self.limits = limits
         self.metrics = metrics or Metrics()
+
+    async def _remember_session(self, ctx: Any, call_next: Any) -> Any:
+        """Keep (weakly) each client connection, to tell it when tools change."""
+        # ctx.session is a per-request wrapper; the connection behind it lives as long as the
+        # client does. The SDK offers no public handle on it from middleware, so it is read
+        # defensively: without it only modern clients (through the bus) hear of changes.
+        connection = getattr(getattr(ctx, "session", None), "_connection", None)
+        if connection is not None and hasattr(connection, "send_tool_list_changed"):
+            self._sessions.add(connection)
+        return await call_next(ctx)
+
+    async def tools_changed(self) -> None:
+        """Tell connected clients the tool list changed (both protocol eras)."""
+        await self.bus.publish(ToolsListChanged())
+        for session in list(self._sessions):
+            try:
+                await session.send_tool_list_changed()
+            except Exception:  # a closed session: forget it, the others still need telling
+                self._sessions.discard(session)
 
     async def list_tools(self) -> list[Tool]:
         caller = current_caller()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bridge.config import BridgeConfig, CommandToolConfig
 from bridge.errors import ConfigError, ToolLoadError
+from bridge.tools import mcp, openapi
 from bridge.tools.command import base_environment, command_source
 from bridge.tools.curation import curate, curation_problems
 from bridge.tools.python import python_source, tool_functions
@@ -25,15 +26,26 @@ from bridge.tools.secrets import SecretResolver, vault_reference
 def build_registry(config: BridgeConfig, secrets: SecretResolver) -> Registry:
     """Load every configured source. Raises ``ConfigError`` naming the file and key."""
     try:
-        return Registry(_sources(config, secrets))
+        registry = Registry(_sources(config, secrets))
     except ToolLoadError:
         raise
     except ConfigError as exc:
         raise ConfigError(exc.detail, path=config.source, key=exc.key) from None
+    sources = registry.sources
+    for index, source in enumerate(sources):
+        if isinstance(source, mcp.McpSource):  # its tools appear at run time; earlier names win
+            source.defer_to(sources[:index])
+    return registry
 
 
-def check_config(config: BridgeConfig, secrets: SecretResolver) -> list[str]:
-    """Problems that would stop or hobble ``serve``, one line each; empty when all is well."""
+def check_config(
+    config: BridgeConfig, secrets: SecretResolver, *, probe: bool = False
+) -> list[str]:
+    """Problems that would stop or hobble ``serve``, one line each; empty when all is well.
+
+    With ``probe``, each ``[[tools.mcp]]`` server is started once to list its tools, so that
+    its name collisions and curation mistakes are found too (and a server that cannot start).
+    """
     problems: list[str] = []
 
     def problem(key: str, message: str) -> None:
@@ -70,6 +82,39 @@ def check_config(config: BridgeConfig, secrets: SecretResolver) -> list[str]:
                 continue
             if (message := _secret_problem(reference, f"env {variable}", secrets)) is not None:
                 problem(f"{key}.env.{variable}", message)
+    for index, api_cfg in enumerate(config.tools.openapi):
+        key = f"tools.openapi[{index}]"
+        for sub, secret in openapi.secret_references(api_cfg):
+            if (message := _secret_problem(secret, sub, secrets)) is not None:
+                problem(f"{key}.{sub}", message)
+        try:
+            api = openapi.openapi_source(api_cfg, secrets)
+        except ToolLoadError as exc:
+            problem(f"{key}.spec", exc.detail)
+            continue
+        for sub, text in api.problems():
+            problem(f"{key}.{sub}" if sub else key, text)
+        for spec in api.tools():
+            names.setdefault(spec.name, []).append(key)
+    for index, mcp_cfg in enumerate(config.tools.mcp):
+        key = f"tools.mcp[{index}]"
+        found = mcp.static_problems(mcp_cfg, config.config_dir)
+        for sub, secret in mcp.secret_references(mcp_cfg):
+            if (message := _secret_problem(secret, sub, secrets)) is not None:
+                found.append((sub, message))
+        for sub, text in found:
+            problem(f"{key}.{sub}", text)
+        if not probe or found:
+            continue
+        try:
+            original = mcp.probe_tools(mcp_cfg, config.config_dir, secrets)
+        except ToolLoadError as exc:
+            problem(key, exc.detail)
+            continue
+        for sub, text in curation_problems(original, mcp_cfg):
+            problem(f"{key}.{sub}", text)
+        for tool_name in filter(mcp_cfg.admits, original):
+            names.setdefault(mcp_cfg.final_name(tool_name), []).append(key)
     for name, keys in names.items():
         if len(keys) > 1:
             problem(
@@ -95,6 +140,15 @@ def _sources(config: BridgeConfig, secrets: SecretResolver) -> Iterator[ToolSour
         source = command_source(cfg, config.config_dir, secrets)
         taken.add(source.name)
         yield source
+    for index, api_cfg in enumerate(config.tools.openapi):
+        try:
+            api = openapi.openapi_source(api_cfg, secrets)
+        except ToolLoadError as exc:
+            key = f"tools.openapi[{index}].spec"
+            raise ToolLoadError(exc.detail, path=config.source, key=key) from exc
+        yield api
+    for mcp_cfg in config.tools.mcp:
+        yield mcp.mcp_source(mcp_cfg, config.config_dir, secrets)
 
 
 def _secret_problem(secret: str, user: str, secrets: SecretResolver) -> str | None:

@@ -8,6 +8,7 @@ import textwrap
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -117,21 +118,21 @@ def start_bridge(tmp_path: Path, store: Store) -> Iterator[Callable[..., Running
 
 @contextlib.asynccontextmanager
 async def connect(
-    bridge: RunningBridge, transport: str, token: str | None = None
+    bridge: RunningBridge, transport: str, token: str | None = None, **options: Any
 ) -> AsyncIterator[Client]:
     """An MCP client over ``transport`` holding ``token`` (the bridge's token by default)."""
     token = bridge.token if token is None else token
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if transport == "sse":
         async with Client(
-            sse_client(bridge.endpoint("sse"), headers=headers), mode="legacy"
+            sse_client(bridge.endpoint("sse"), headers=headers), mode="legacy", **options
         ) as client:
             yield client
         return
     mode = "legacy" if transport == "http-legacy" else "auto"
     http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=60))
     transport_cm = streamable_http_client(bridge.endpoint("http"), http_client=http)
-    async with http, Client(transport_cm, mode=mode) as client:
+    async with http, Client(transport_cm, mode=mode, **options) as client:
         yield client
 
 

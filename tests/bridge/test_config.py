@@ -216,7 +216,12 @@ BAD_CONFIGS = [
         "greater",
     ),
     ("tokens-not-list", "[auth]\ntokens = 'agents'\n", "auth.tokens", "tuple"),
-    ("unknown-source-kind", "[[tools.mcp]]\nname = 'x'\n", "tools.mcp", "unknown tool source kind"),
+    (
+        "unknown-source-kind",
+        "[[tools.ldap]]\nname = 'x'\n",
+        "tools.ldap",
+        "unknown tool source kind",
+    ),
     ("python-not-array", "[tools.python]\nmodule = 'x'\n", "tools.python", "[[tools.python]]"),
     ("python-no-module", "[[tools.python]]\nprefix = 'x_'\n", "tools.python[0].module", "missing"),
     ("python-bad-module", "[[tools.python]]\nmodule = 'a-b'\n", "tools.python[0].module", "a-b"),
