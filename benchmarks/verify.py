@@ -1,13 +1,16 @@
 """How much one ``TokenIndex.verify`` costs with 10 and with 10,000 tokens in the index.
 
-Run: ``.venv/bin/python benchmarks/verify.py``. The tokens are written straight into a temporary
-index (the verifier reads hashes only, so no keyring is involved); prints ns per verify.
+Run: ``.venv/bin/python benchmarks/verify.py [--rounds N] [--counts 10,10000]``. The tokens are
+written straight into a temporary index (the verifier reads hashes only, so no keyring is
+involved); prints ns per verify of a valid token and of an unknown key id, per index size.
 """
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from vaults import tokens
@@ -15,6 +18,7 @@ from vaults.index import Index
 from vaults.verifier import TokenIndex
 
 ROUNDS = 200_000
+COUNTS = (10, 10_000)
 
 
 def _index_with(count: int, store_dir: Path) -> list[str]:
@@ -35,8 +39,8 @@ def _index_with(count: int, store_dir: Path) -> list[str]:
     return minted
 
 
-def _ns_per_verify(verifier: TokenIndex, candidates: list[str]) -> float:
-    rounds = ROUNDS // len(candidates)
+def _ns_per_verify(verifier: TokenIndex, candidates: list[str], total: int) -> float:
+    rounds = max(1, total // len(candidates))
     start = time.perf_counter_ns()
     for _ in range(rounds):
         for token in candidates:
@@ -44,15 +48,31 @@ def _ns_per_verify(verifier: TokenIndex, candidates: list[str]) -> float:
     return (time.perf_counter_ns() - start) / (rounds * len(candidates))
 
 
-def main() -> None:
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give positive numbers, e.g. 10,10000")
+    return counts
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="verify calls per figure")
+    parser.add_argument("--counts", type=_counts, default=COUNTS, help="index sizes, e.g. 10,10000")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     unknown = [tokens.generate() for _ in range(1000)]
-    for count in (10, 10_000):
+    for count in args.counts:
         with tempfile.TemporaryDirectory() as tmp:
             minted = _index_with(count, Path(tmp))
             with TokenIndex(Path(tmp) / "index.db") as verifier:
                 assert all(verifier.verify(token) for token in minted)
-                valid = _ns_per_verify(verifier, minted[:1000])
-                missing = _ns_per_verify(verifier, unknown)
+                valid = _ns_per_verify(verifier, minted[:1000], args.rounds)
+                missing = _ns_per_verify(verifier, unknown, args.rounds)
             print(
                 f"{count:>6} tokens: {valid:,.0f} ns per verify of a valid token, "
                 f"{missing:,.0f} ns for an unknown key id"

@@ -29,6 +29,8 @@ class Principal(Protocol):
 
 
 class Verifier(Protocol):
+    """Looks a bearer token up in memory: its principal, or None when it is not valid."""
+
     def verify(self, token: str) -> Principal | None: ...
 
 

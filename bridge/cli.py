@@ -94,7 +94,13 @@ def cli() -> None:
     is_flag=True,
     help=f"Mint a token named {DEMO_TOKEN!r} on first run and print it with a client command.",
 )
-@click.option("--log-level", default="info", show_default=True, help="Log level.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error", "critical"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="Log level.",
+)
 def serve(
     config: str | None,
     store: str | None,
@@ -129,7 +135,8 @@ def serve(
 def tools(config: str | None, store: str | None, as_json: bool) -> None:
     """List the resolved tools."""
     cfg = _load(config)
-    registry = _registry(cfg, _open_store(store))
+    with _open_store(store) as vault:
+        specs = _started_tools(_registry(cfg, vault))
     rows = [
         {
             "name": spec.name,
@@ -138,17 +145,20 @@ def tools(config: str | None, store: str | None, as_json: bool) -> None:
             "read_only": bool(spec.annotations and spec.annotations.read_only_hint),
             "destructive": bool(spec.annotations and spec.annotations.destructive_hint),
         }
-        for spec in _started_tools(registry)
+        for spec in specs
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    name_width = max((len(str(row["name"])) for row in rows), default=0)
+    source_width = max((len(str(row["source"])) for row in rows), default=0)
     for row in rows:
-        flags = ("read-only " if row["read_only"] else "") + (
-            "destructive " if row["destructive"] else ""
-        )
+        flags = "read-only" if row["read_only"] else "destructive" if row["destructive"] else ""
         first_line = str(row["description"] or "").partition("\n")[0]
-        click.echo(f"{row['name']:<28} {row['source']:<16} {flags:<22}{first_line}")
+        click.echo(
+            f"{row['name']:<{name_width}}  {row['source']:<{source_width}}  {flags:<11}  "
+            f"{first_line}".rstrip()
+        )
 
 
 @cli.command()
@@ -159,12 +169,13 @@ def check(config: str | None, store: str | None) -> None:
     from bridge.tools.loader import check_config
 
     cfg = _load(config)
-    problems = check_config(cfg, _open_store(store).secret_resolver(), probe=True)
-    if problems:
-        for problem in problems:
-            click.echo(f"{PROG}: error: {problem}", err=True)
-        raise click.exceptions.Exit(2)
-    count = len(_registry(cfg, _open_store(store)).tools())
+    with _open_store(store) as vault:
+        problems = check_config(cfg, vault.secret_resolver(), probe=True)
+        if problems:
+            for problem in problems:
+                click.echo(f"{PROG}: error: {problem}", err=True)
+            raise click.exceptions.Exit(2)
+        count = len(_registry(cfg, vault).tools())
     click.echo(f"ok: {cfg.source}: {count} tools, public URL {cfg.server.public_url}")
 
 
@@ -218,16 +229,17 @@ def attach(
 
     cfg = _load(config)
     vault_store = _open_store(store)
-    registry = _registry(cfg, vault_store)
     client = client_for(vault_store)
     vault_id = AnthropicRemote(vault_store, client).resolve_vault(vault, create=False)
+    # Proxied MCP servers list their tools (and annotations) only once started.
+    tools = _started_tools(_registry(cfg, vault_store))
     agent = ensure_agent(
         client,
         cfg,
         name=agent_name,
         model=model,
         system=system,
-        tools=registry.tools(),
+        tools=tools,
         permission_policy=permission_policy,  # type: ignore[arg-type]
     )
     session = start_session(

@@ -203,9 +203,20 @@ class ParamConfig(_Model):
     description: str = ""
     default: ParamValue | None = None
     enum: tuple[ParamValue, ...] | None = None
+    pattern: str | None = None
 
     @model_validator(mode="after")
     def _check_values(self) -> ParamConfig:
+        if self.pattern is not None:
+            if self.type != "string":
+                raise ValueError("pattern applies to string parameters only")
+            try:
+                compiled = re.compile(self.pattern)
+            except re.error as exc:
+                problem = f"pattern {self.pattern!r} is not a regular expression: {exc}"
+                raise ValueError(problem) from exc
+            if isinstance(self.default, str) and not compiled.search(self.default):
+                raise ValueError(f"default {self.default!r} does not match the pattern")
         if self.default is not None and not _is_param_type(self.default, self.type):
             raise ValueError(f"default {self.default!r} is not of type {self.type}")
         for value in self.enum or ():

@@ -36,6 +36,18 @@ class SecretReferenceError(ConfigError):
     """A ``vault:NAME`` reference names no secret in the store."""
 
 
+class SecretUnavailableError(BridgeError):
+    """A ``vault:NAME`` value could not be read from the store when a tool needed it."""
+
+    def __init__(self, secret: str, *, key: str, what: str) -> None:
+        super().__init__(
+            f"secret {secret!r} ({what} {key}) is not available; "
+            f"add it with `mcp-vault add {secret} --kind secret`"
+        )
+        self.secret = secret
+        self.key = key
+
+
 class AgentError(BridgeError):
     """The agent/session helper could not do what was asked (API refusal, missing credential)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shlex
 import socket
@@ -10,11 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
 
 from bridge.app import create_app
 from bridge.config import BridgeConfig, load_config
 from bridge.errors import BridgeError, ConfigError
 from bridge.tools.loader import build_registry, check_config
+from bridge.tools.registry import Registry
 from vaults.errors import NotFoundError
 from vaults.store import Store
 
@@ -72,16 +75,28 @@ def run(
     if problems:
         more = f" (and {len(problems) - 1} more; run mcp-bridge check)" if len(problems) > 1 else ""
         raise ConfigError(problems[0] + more)
-    sock = bind(config.server.host, config.server.port)
-    actual_port = sock.getsockname()[1]
-    if actual_port != config.server.port:
-        config = load_config(path, overrides={**overrides, "port": actual_port})
-    registry = build_registry(config, secrets)
-    minted = _demo_token(store, config, demo_token) if demo_token else None
-    verifier = store.token_index(config.auth.tokens)
-    app = create_app(config, registry, verifier)
+    with contextlib.ExitStack() as cleanup:
+        sock = cleanup.enter_context(bind(config.server.host, config.server.port))
+        actual_port = sock.getsockname()[1]
+        if actual_port != config.server.port:
+            config = load_config(path, overrides={**overrides, "port": actual_port})
+        registry = build_registry(config, secrets)
+        minted = _demo_token(store, config, demo_token) if demo_token else None
+        verifier = cleanup.enter_context(store.token_index(config.auth.tokens))
+        _announce(config, registry, store, actual_port, demo_token, minted, announce)
+        _serve(create_app(config, registry, verifier), sock, config, log_level)
 
-    base = f"http://{config.server.host}:{actual_port}"
+
+def _announce(
+    config: BridgeConfig,
+    registry: Registry,
+    store: Store,
+    port: int,
+    demo_token: str | None,
+    minted: str | None,
+    announce: Callable[[str], None],
+) -> None:
+    base = f"http://{config.server.host}:{port}"
     announce(f"mcp-bridge: serving {config.server.name!r} ({len(registry.tools())} tools)")
     announce(f"  Streamable HTTP: {base}/mcp")
     announce(f"  SSE:             {base}/sse")
@@ -103,6 +118,8 @@ def run(
         announce(f"  MCP_BRIDGE_TOKEN={token_expr} {python} examples/client.py --url {base}/mcp")
     sys.stdout.flush()
 
+
+def _serve(app: Starlette, sock: socket.socket, config: BridgeConfig, log_level: str) -> None:
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -113,8 +130,4 @@ def run(
             access_log=False,  # one line per tool call comes from bridge.calls instead
         )
     )
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
-        verifier.close()
+    server.run(sockets=[sock])

@@ -34,6 +34,8 @@ log = logging.getLogger("bridge.calls")
 
 @dataclass(frozen=True)
 class Limits:
+    """What every call gets by default: seconds before it is stopped, bytes of output kept."""
+
     tool_timeout: float = 60.0
     max_output_bytes: int = 256 * 1024
 
@@ -110,7 +112,9 @@ class BridgeServer(MCPServer[Any]):
         started = time.perf_counter()
         outcome = "error"
         try:
-            with anyio.fail_after(timeout):
+            # move_on_after, not fail_after: a TimeoutError the tool raises itself is its own
+            # failure, not the bridge's limit.
+            with anyio.move_on_after(timeout) as deadline:
                 result = await spec.call(
                     arguments,
                     CallContext(
@@ -120,12 +124,12 @@ class BridgeServer(MCPServer[Any]):
                         caller=caller.name if caller else None,
                     ),
                 )
+            if deadline.cancelled_caught:
+                outcome = "timeout"
+                return _error_result(f"Tool {name} timed out after {timeout:g} s and was stopped")
             result = _cap_output(result, self.limits.max_output_bytes)
             outcome = "error" if result.is_error else "ok"
             return result
-        except TimeoutError:
-            outcome = "timeout"
-            return _error_result(f"Tool {name} timed out after {timeout:g} s and was stopped")
         except anyio.get_cancelled_exc_class():
             outcome = "cancelled"
             raise
@@ -175,12 +179,11 @@ def _error_result(text: str) -> CallToolResult:
 
 
 def _cap_output(result: CallToolResult, limit: int) -> CallToolResult:
-    """Truncate text content beyond ``limit`` bytes in total, with an explicit notice."""
-    total = sum(
-        len(block.text.encode()) for block in result.content if isinstance(block, TextContent)
-    )
+    """Keep at most ``limit`` bytes of content (text cut, other blocks kept whole or left out)."""
+    sizes = [_size(block) for block in result.content]
+    total = sum(sizes)
     structured = (
-        len(json.dumps(result.structured_content).encode())
+        len(json.dumps(result.structured_content, default=str).encode())
         if result.structured_content is not None
         else 0
     )
@@ -188,19 +191,23 @@ def _cap_output(result: CallToolResult, limit: int) -> CallToolResult:
         return result
     budget = limit
     blocks: list[Any] = []
-    for block in result.content:
-        if not isinstance(block, TextContent):
+    left_out = 0
+    for block, size in zip(result.content, sizes, strict=True):
+        if isinstance(block, TextContent):
+            kept = block.text.encode()[: max(budget, 0)].decode(errors="ignore")
+            budget -= len(kept.encode())
+            if kept:
+                blocks.append(block.model_copy(update={"text": kept}))
+        elif size <= budget:
+            budget -= size
             blocks.append(block)
-            continue
-        data = block.text.encode()
-        kept = data[: max(budget, 0)].decode(errors="ignore")
-        budget -= len(kept.encode())
-        if kept:
-            blocks.append(TextContent(type="text", text=kept))
-    notice = (
-        f"[output truncated: {max(total, structured)} bytes, the bridge's limit is {limit} bytes]"
-    )
-    blocks.append(TextContent(type="text", text=notice))
+        else:
+            left_out += 1
+    size = max(total, structured)
+    notice = f"[output truncated: {size} bytes, the bridge's limit is {limit} bytes"
+    if left_out:
+        notice += f"; {left_out} non-text block{'s' if left_out > 1 else ''} left out"
+    blocks.append(TextContent(type="text", text=notice + "]"))
     # Structured content cannot be cut and still match its schema, so an oversized one
     # becomes an error result carrying the truncated text.
     too_big_structured = structured > limit
@@ -209,6 +216,12 @@ def _cap_output(result: CallToolResult, limit: int) -> CallToolResult:
         structured_content=None if too_big_structured else result.structured_content,
         is_error=result.is_error or too_big_structured,
     )
+
+
+def _size(block: Any) -> int:
+    if isinstance(block, TextContent):
+        return len(block.text.encode())
+    return len(block.model_dump_json(by_alias=True, exclude_none=True).encode())
 
 
 def _log_call(caller: Any, tool: str, seconds: float, outcome: str) -> None:

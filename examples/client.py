@@ -29,15 +29,34 @@ DEFAULT_CALLS = {
 }
 
 
+class Refused(Exception):
+    """The bridge answered 401: no valid token."""
+
+
 async def run(url: str, token: str, tool: str | None, arguments: dict[str, object]) -> int:
     headers = {"Authorization": f"Bearer {token}"}
     if url.rstrip("/").endswith("/sse"):
         transport = sse_client(url, headers=headers)
         async with Client(transport, mode="legacy") as client:
             return await _use(client, tool, arguments)
-    http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300))
-    async with http, Client(streamable_http_client(url, http_client=http)) as client:
-        return await _use(client, tool, arguments)
+    statuses: list[int] = []
+
+    async def record(response: httpx2.Response) -> None:
+        statuses.append(response.status_code)
+
+    http = httpx2.AsyncClient(
+        headers=headers,
+        timeout=httpx2.Timeout(30, read=300),
+        event_hooks={"response": [record]},
+    )
+    try:
+        async with http, Client(streamable_http_client(url, http_client=http)) as client:
+            return await _use(client, tool, arguments)
+    except Exception as exc:
+        # The SDK reports any refused POST as "Server returned an error response".
+        if 401 in statuses:
+            raise Refused() from exc
+        raise
 
 
 async def _use(client: Client, tool: str | None, arguments: dict[str, object]) -> int:
@@ -79,7 +98,12 @@ def main() -> int:
         leaf = exc
         while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
             leaf = leaf.exceptions[0]
-        print(f"client: error: {type(leaf).__name__}: {leaf}", file=sys.stderr)
+        response = getattr(leaf, "response", None)
+        if isinstance(leaf, Refused) or getattr(response, "status_code", None) == 401:
+            message = "the bridge refused the token (HTTP 401); check MCP_BRIDGE_TOKEN"
+        else:
+            message = f"{type(leaf).__name__}: {leaf}"
+        print(f"client: error: {message}", file=sys.stderr)
         return 1
 
 

@@ -6,8 +6,8 @@
 #   e.g.:  bash tests/secret_service.sh .venv/bin/python -m pytest -m secret_service
 #
 # Without gnome-keyring, dbus-run-session or secret-tool, CMD runs as-is (the tests then skip
-# themselves with a reason). CMD's exit code is propagated; pytest's 5 (no tests collected)
-# counts as success.
+# themselves with a reason), unless MCP_SECRET_SERVICE_REQUIRED=1 (CI sets it): then that is a
+# failure. CMD's exit code is propagated; pytest's 5 (no tests collected) counts as success.
 set -euo pipefail
 
 if [[ $# -eq 0 ]]; then
@@ -27,6 +27,10 @@ _run() {
 if [[ "${_MCP_SECRET_SERVICE_BUS:-}" != 1 ]]; then
     for tool in gnome-keyring-daemon dbus-run-session dbus-send secret-tool; do
         if ! command -v "$tool" >/dev/null 2>&1; then
+            if [[ "${MCP_SECRET_SERVICE_REQUIRED:-}" == 1 ]]; then
+                echo "secret_service: $tool not found, and MCP_SECRET_SERVICE_REQUIRED=1" >&2
+                exit 1
+            fi
             echo "secret_service: gnome-keyring not installed; skipping the Secret Service job" >&2
             _run "$@"
             exit 0

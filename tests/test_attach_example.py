@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "attach_session.py"
 CONFIG = ROOT / "examples" / "bridge.toml"
 PUBLIC_URL = "http://127.0.0.1:8765/mcp"  # examples/bridge.toml
+STDIO_SERVER = ROOT / "tests" / "bridge" / "backends" / "stdio_server.py"
 
 Event = dict[str, Any]
 
@@ -36,13 +37,13 @@ def token() -> str:
 
 
 def _run(
-    fake_api: RunningFake, *args: str, api_key: str | None = None
+    fake_api: RunningFake, *args: str, api_key: str | None = None, config: Path = CONFIG
 ) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["ANTHROPIC_API_KEY"] = api_key or fake_api.api_key
     env["ANTHROPIC_BASE_URL"] = fake_api.base_url
     return subprocess.run(
-        [sys.executable, str(SCRIPT), "--config", str(CONFIG), *args],
+        [sys.executable, str(SCRIPT), "--config", str(config), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -111,6 +112,37 @@ def test_the_example_attaches_a_session_and_prints_the_reply(
     assert "discontinue_item" in asks  # destructive
     assert not asks & {"get_item", "adjust_stock", "run_tests"}  # read-only, non-destructive
     assert custom.name == "local_time"
+
+
+def test_the_example_asks_before_the_tools_of_a_proxied_mcp_server(
+    fake_api: RunningFake, anthropic_client: anthropic.Anthropic, token: str, tmp_path: Path
+) -> None:
+    # A proxied server lists its tools only once started: the example starts it to read them.
+    record = tmp_path / "record"
+    record.mkdir()
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        f'[server]\nname = "inhouse"\npublic_url = "{PUBLIC_URL}"\n\n'
+        f'[[tools.mcp]]\nname = "files"\nprefix = "files_"\n'
+        f'command = ["{sys.executable}", "{STDIO_SERVER}", "{record}"]\n'
+    )
+    environment = anthropic_client.beta.environments.create(name="example").id
+
+    done = _run(
+        fake_api,
+        "--vault", "example-vault",
+        "--environment", environment,
+        "--model", "claude-opus-4-8",
+        "--message", "hello",
+        config=config,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    (agent,) = anthropic_client.beta.agents.list()
+    toolset = agent.tools[0]
+    assert toolset.type == "mcp_toolset"
+    asks = {c.name for c in toolset.configs if c.permission_policy.type == "always_ask"}
+    assert {"files_add", "files_echo"} <= asks  # no annotations: MCP's defaults say destructive
 
 
 def test_the_example_creates_an_environment_when_asked(

@@ -263,6 +263,7 @@ def rotate(
         if name is not None or resume:
             raise UsageError("--due rotates every due token: give no NAME and no --resume")
         with options.open(create=False) as store:
+            install_pusher(store)
             results = store.rotate_due(grace=grace_seconds)
         if as_json:
             _emit([{"name": r.name, "version": r.version, "kid": r.kid} for r in results])

@@ -487,18 +487,6 @@ class Index:
             datetime.fromtimestamp(updated_at, UTC),
         )
 
-    def rotations(self) -> list[tuple[str, RotationInfo]]:
-        rows = self._q(
-            "SELECT c.name, r.credential_id FROM rotations r "
-            "JOIN credentials c ON c.id = r.credential_id ORDER BY c.name"
-        ).fetchall()
-        found = []
-        for name, cid in rows:
-            info = self.rotation(cid)
-            if info is not None:
-                found.append((name, info))
-        return found
-
     def insert_rotation(
         self,
         credential_id: int,

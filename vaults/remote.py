@@ -31,27 +31,36 @@ META_STORE = "mcp-vault-store"
 META_NAME = "mcp-vault-credential"
 
 
-def _api_error(action: str, exc: Exception) -> RemoteError:
+_HINTS = {
+    401: "check ANTHROPIC_API_KEY (or the stored anthropic-api-key secret)",
+    403: "the API key lacks access to this workspace",
+    404: "it does not exist (archived or deleted?); run mcp-vault doctor",
+    429: "rate limited",
+}
+_RETRY = "retry later (mcp-vault rotate --resume / remote sync)"
+
+
+def _api_error(action: str, exc: Exception, *, retry_hint: bool = True) -> RemoteError:
+    # Rotation gives its own "run mcp-vault rotate NAME --resume": no second hint then.
     import anthropic
 
     if isinstance(exc, anthropic.APIStatusError):
-        hint = {
-            401: "check ANTHROPIC_API_KEY (or the stored anthropic-api-key secret)",
-            403: "the API key lacks access to this workspace",
-            404: "it does not exist (archived or deleted?); run mcp-vault doctor",
-            429: "rate limited; retry later with mcp-vault rotate --resume / remote sync",
-        }.get(exc.status_code, "retry later (mcp-vault rotate --resume / remote sync)")
+        hints = [_HINTS.get(exc.status_code, "")]
+        if retry_hint and exc.status_code not in (401, 403, 404):
+            hints.append(_RETRY)
+        hint = "".join(f"; {h}" for h in hints if h)
         return RemoteError(
-            f"{action}: Anthropic API answered {exc.status_code}: {_api_message(exc)}; {hint}",
+            f"{action}: Anthropic API answered {exc.status_code}: {_api_message(exc)}{hint}",
             status_code=exc.status_code,
             request_id=exc.request_id,
         )
     if isinstance(exc, anthropic.APIConnectionError):
+        hint = f"; {_RETRY}" if retry_hint else ""
         return RemoteError(
             f"{action}: cannot reach the Anthropic API ({type(exc).__name__}); check the network "
-            "or ANTHROPIC_BASE_URL, then retry (mcp-vault rotate --resume / remote sync)"
+            f"or ANTHROPIC_BASE_URL{hint}"
         )
-    return RemoteError(f"{action}: {exc}")
+    return RemoteError(f"{action}: {type(exc).__name__}")
 
 
 def _api_message(exc: Any) -> str:
@@ -85,6 +94,8 @@ def client_for(store: Store, **options: Any) -> Anthropic:
 
 @dataclass(frozen=True)
 class LinkCheck:
+    """What ``AnthropicRemote.check`` found for one link: ``ok``, and a line saying why."""
+
     link: Link
     ok: bool
     detail: str
@@ -207,7 +218,9 @@ class AnthropicRemote:
         link = self.store.add_link(name, kind=KIND, vault_id=vault_id, url=url, remote_id=remote_id)
         return self.store.update_link(link.id, pushed_version=current.version)
 
-    def _update(self, vault_id: str, credential_id: str, value: str, name: str) -> None:
+    def _update(
+        self, vault_id: str, credential_id: str, value: str, name: str, *, retry_hint: bool = True
+    ) -> None:
         import anthropic
 
         try:  # an update cannot conflict, so the SDK's retries (5xx, 429) are welcome here
@@ -217,14 +230,21 @@ class AnthropicRemote:
                 auth={"type": "static_bearer", "token": value},
             )
         except anthropic.APIError as exc:
-            raise _api_error(f"updating credential {credential_id} of {name}", exc) from exc
+            action = f"updating credential {credential_id} of {name}"
+            raise _api_error(action, exc, retry_hint=retry_hint) from exc
+
+    def _push(self, link: Link, value: str, *, retry_hint: bool) -> None:
+        if link.remote_id is None:
+            raise PushError(
+                f"link {link.id} of {link.credential} has no remote credential id; unlink it "
+                "and run mcp-vault remote link again"
+            )
+        self._update(link.vault_id, link.remote_id, value, link.credential, retry_hint=retry_hint)
 
     def push(self, link: Link, value: str) -> None:
         """The rotation pusher: update the linked credential in place with ``value``."""
-        if link.remote_id is None:
-            raise PushError(f"link {link.id} of {link.credential} has no remote credential id")
         try:
-            self._update(link.vault_id, link.remote_id, value, link.credential)
+            self._push(link, value, retry_hint=False)
         except RemoteError as exc:
             raise PushError(str(exc)) from exc
 
@@ -233,7 +253,7 @@ class AnthropicRemote:
         info = self.store.show(link.credential)
         if info.current is None:
             raise NotFoundError(f"{link.credential} has no current version to push")
-        self.push(link, self.store.secret(link.credential))
+        self._push(link, self.store.secret(link.credential), retry_hint=True)
         return self.store.update_link(link.id, pushed_version=info.current.version)
 
     def sync(self, name: str | None = None) -> list[Link]:

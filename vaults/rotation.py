@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from vaults import audit, tokens
@@ -37,8 +38,6 @@ from vaults.index import CredentialInfo, Link, RotationInfo
 if TYPE_CHECKING:
     from vaults.store import Store
 
-STEPS = ("create", "push", "test", "finish")
-CHECKPOINTS = ("start", *STEPS)  # "start": the journal row is committed, nothing else done
 CRASH_ENV = "MCP_VAULT_CRASH_AFTER"
 
 Checkpoint = Callable[[str], None]
@@ -81,6 +80,7 @@ def register_pusher(kind: str, pusher: Pusher | str) -> None:
 
 
 def unregister_pusher(kind: str) -> None:
+    """Forget the pusher for links of ``kind`` (no error if there is none)."""
     with _pushers_lock:
         _pushers.pop(kind, None)
 
@@ -102,18 +102,40 @@ def pusher_for(kind: str) -> Pusher:
 
 
 def crash_checkpoint(step: str) -> None:
-    """Test hook: SIGKILL this process right after ``step`` when MCP_VAULT_CRASH_AFTER names it."""
+    """Test hook: SIGKILL this process right after ``step`` when MCP_VAULT_CRASH_AFTER names it.
+
+    The points are "start" (the journal row is committed, nothing else done), then each step:
+    "create", "push", "test", "finish".
+    """
     if os.environ.get(CRASH_ENV) == step:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 def owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process as a journal owner: ``host:pid``, plus ``@start`` where the OS tells it."""
+    started = _started(os.getpid())
+    return f"{socket.gethostname()}:{os.getpid()}" + (f"@{started}" if started else "")
+
+
+def _started(pid: int) -> str | None:
+    # The start time (in clock ticks since boot) tells a live owner from a later process that
+    # got its pid; Linux only, elsewhere the pid alone decides.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return stat.rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _parse_owner(owner: str) -> tuple[str, str, str]:
+    host, _, process = owner.rpartition(":")
+    pid, _, started = process.partition("@")
+    return host, pid, started
 
 
 def owner_alive(owner: str, store_id: str, name: str) -> bool:
     """Whether the process that owns a journal row may still be working on it."""
-    host, _, pid_text = owner.rpartition(":")
+    host, pid_text, started = _parse_owner(owner)
     if host != socket.gethostname():
         return True  # cannot tell; the user decides with --resume after checking that host
     try:
@@ -128,12 +150,13 @@ def owner_alive(owner: str, store_id: str, name: str) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    now_started = _started(pid) if started else None
+    return now_started is None or now_started == started
 
 
 def busy_message(name: str, journal: RotationInfo) -> str:
-    host, _, pid = journal.owner.rpartition(":")
+    host, pid, _ = _parse_owner(journal.owner)
     since = journal.started_at.isoformat(timespec="seconds")
     return (
         f"rotation of {name} already in progress (pid {pid} on {host} since {since}); wait for "
@@ -202,7 +225,7 @@ class _Rotation:
                 )
                 resumed = False
             else:
-                elsewhere = journal.owner.rpartition(":")[0] != socket.gethostname()
+                elsewhere = _parse_owner(journal.owner)[0] != socket.gethostname()
                 # --resume on this host is the user saying the other host's process is gone.
                 taking_over = resume and elsewhere
                 if not taking_over and owner_alive(journal.owner, self.store.store_id, self.name):
@@ -284,14 +307,20 @@ class _Rotation:
         else:
             new_value = value
         key = self.store.value_key(self.name, version)
-        self.store.backend.set(self.store.service, key, new_value)
+        written = False
         try:
             with self._step("create") as (info, conn):
                 self.index.insert_version(info.id, version, "pending", kid, digest, time.time())
                 self.index.update_rotation(info.id, time.time(), step="push")
                 audit.record(conn, "rotate.create", credential=self.name, version=version, kid=kid)
-        except RotationError:
-            self._forget(key)
+                # Written under the index's write lock, after the ownership check and before the
+                # commit: a process that lost the rotation never touches the winner's value, and
+                # a committed pending version always has its value.
+                self.store.backend.set(self.store.service, key, new_value)
+                written = True
+        except BaseException:
+            if written:
+                self._forget(key)
             raise
         self.value = new_value
         self.checkpoint("create")
@@ -306,16 +335,7 @@ class _Rotation:
             try:
                 pusher_for(link.kind).push(link, self.value)
             except Exception as exc:
-                reason = str(exc) if isinstance(exc, VaultError) else type(exc).__name__
-                with self.index.write() as conn:
-                    audit.record(
-                        conn,
-                        "rotate.push",
-                        credential=self.name,
-                        version=version,
-                        outcome="failed",
-                        detail=f"{where}: {reason}",
-                    )
+                reason = self._failed("rotate.push", version, exc, where)
                 raise PushError(
                     f"pushing version {version} of {self.name} to {where} failed: {reason}; "
                     f"both tokens stay valid; fix it and run mcp-vault rotate {self.name} --resume"
@@ -335,16 +355,7 @@ class _Rotation:
             try:
                 self.tester(self.name, self.value)
             except Exception as exc:
-                reason = str(exc) if isinstance(exc, VaultError) else type(exc).__name__
-                with self.index.write() as conn:
-                    audit.record(
-                        conn,
-                        "rotate.test",
-                        credential=self.name,
-                        version=version,
-                        outcome="failed",
-                        detail=reason,
-                    )
+                reason = self._failed("rotate.test", version, exc)
                 raise RotationError(
                     f"testing version {version} of {self.name} failed: {reason}; both tokens stay "
                     f"valid; fix it and run mcp-vault rotate {self.name} --resume"
@@ -404,6 +415,16 @@ class _Rotation:
             self._forget(self.store.value_key(self.name, old_version))
         self.checkpoint("finish")
         return info.kind, new.kid if new else None
+
+    def _failed(self, action: str, version: int, exc: Exception, where: str = "") -> str:
+        # A foreign exception's text may echo what it was given (the new value): keep it out.
+        reason = str(exc) if isinstance(exc, VaultError) else type(exc).__name__
+        with self.index.write() as conn:
+            audit.record(
+                conn, action, credential=self.name, version=version, outcome="failed",
+                detail=f"{where}: {reason}" if where else reason,
+            )  # fmt: skip
+        return reason
 
     def _stored_value(self, version: int) -> str:
         value = self.store.backend.get(self.store.service, self.store.value_key(self.name, version))

@@ -2,10 +2,11 @@
 
 ``TokenIndex`` keeps ``kid -> (hash, state, not_after, scopes, name, version)`` for the live token
 versions and notices changes through ``PRAGMA data_version`` on its own connection: at most every
-250 ms, and on an unknown key id (rate-limited by ``miss_interval``). The pragma costs a few
-microseconds and the table is reloaded only when the index changed, so a garbage key id cannot
-make the verifier reread the index, a new token is accepted as soon as it is committed, and a
-revocation takes effect within 250 ms.
+250 ms, and on an unknown key id (rate-limited by ``miss_interval``, by default not at all). The
+pragma costs a few microseconds and the table is reloaded only when the index changed, so a flood
+of garbage key ids never makes the verifier reread the index, a token is accepted as soon as it
+is committed (a reader is never refused a token that rotation just made), and a revocation takes
+effect within 250 ms.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class TokenIndex:
         self._entries: dict[str, LiveToken] = {}
         self._data_version = -1
         self._checked_at = 0.0
-        self._missed_at = 0.0
+        self._missed_at = -miss_interval
         with self._lock:
             self._reload()
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,8 +37,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
 from bridge.config import CommandToolConfig, parse_template
+from bridge.errors import SecretUnavailableError
 from bridge.tools.registry import CallContext, StaticSource, ToolSpec
-from bridge.tools.secrets import SecretResolver, redact, vault_reference
+from bridge.tools.secrets import SecretResolver, redact, resolve_references
 
 KILL_GRACE = 2.0
 _POLL = 0.02
@@ -55,6 +57,8 @@ def input_schema(cfg: CommandToolConfig) -> dict[str, Any]:
             prop["default"] = param.default
         if param.enum is not None:
             prop["enum"] = list(param.enum)
+        if param.pattern is not None:
+            prop["pattern"] = param.pattern
         properties[name] = prop
     return {
         "type": "object",
@@ -177,25 +181,26 @@ def base_environment() -> dict[str, str]:
     }
 
 
+def program_problem(program: str, cwd: Path, env: Mapping[str, str]) -> str | None:
+    """Why ``program`` cannot be started from ``cwd`` with ``env``'s PATH, or ``None``."""
+    search = env.get("PATH", base_environment()["PATH"])
+    if os.sep in program:
+        target = Path(program) if Path(program).is_absolute() else cwd / program
+        if not (target.is_file() and os.access(target, os.X_OK)):
+            return f"program {program!r} is not an executable file"
+    elif shutil.which(program, path=search) is None:
+        return f"program {program!r} is not on PATH ({search})"
+    return None
+
+
 def _environment(
     cfg: CommandToolConfig, secrets: SecretResolver
 ) -> tuple[dict[str, str], tuple[str, ...]]:
-    env = base_environment()
-    hidden: list[str] = []
-    for key, value in cfg.env.items():
-        secret = vault_reference(value)
-        if secret is None:
-            env[key] = value
-            continue
-        try:
-            env[key] = secrets.get(secret)
-        except Exception as exc:
-            raise ToolError(
-                f"Error executing tool {cfg.name}: secret {secret!r} (env {key}) is not "
-                f"available; add it with `mcp-vault add {secret} --kind secret`"
-            ) from exc
-        hidden.append(env[key])
-    return env, tuple(hidden)
+    try:
+        values, hidden = resolve_references(cfg.env, secrets, "env")
+    except SecretUnavailableError as exc:
+        raise ToolError(f"Error executing tool {cfg.name}: {exc}") from exc
+    return base_environment() | values, hidden
 
 
 def _validated(

@@ -7,8 +7,6 @@ everything pydantic cannot see (modules that do not import, duplicate names afte
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ from pathlib import Path
 from bridge.config import BridgeConfig, CommandToolConfig
 from bridge.errors import ConfigError, ToolLoadError
 from bridge.tools import mcp, openapi
-from bridge.tools.command import base_environment, command_source
+from bridge.tools.command import command_source, program_problem
 from bridge.tools.curation import curate, curation_problems
 from bridge.tools.python import python_source, tool_functions
 from bridge.tools.registry import Registry, StaticSource, ToolSource
@@ -169,14 +167,8 @@ def _command_problems(cfg: CommandToolConfig, config_dir: Path) -> list[tuple[st
     cwd = cfg.cwd or config_dir
     if not cwd.is_dir():
         problems.append(("cwd", f"{str(cwd)!r} is not a directory"))
-    program = cfg.argv[0]
-    search = cfg.env.get("PATH", base_environment()["PATH"])
-    if os.sep in program:
-        target = Path(program) if Path(program).is_absolute() else cwd / program
-        if not (target.is_file() and os.access(target, os.X_OK)):
-            problems.append(("argv", f"program {program!r} is not an executable file"))
-    elif shutil.which(program, path=search) is None:
-        problems.append(("argv", f"program {program!r} is not on PATH ({search})"))
+    if (problem := program_problem(cfg.argv[0], cwd, cfg.env)) is not None:
+        problems.append(("argv", problem))
     for name in sorted(set(cfg.params) - cfg.placeholders()):
         problems.append((f"params.{name}", f"not used in argv; add {{{name}}} to argv or drop it"))
     return problems

@@ -14,7 +14,8 @@ upstream request id.
 
 Nothing of the caller's request is forwarded: a child gets a clean environment (the SDK's
 allow-list, ``PATH``/``HOME``/``LANG`` and the ``env`` table, ``vault:`` values read when the
-session opens), a remote server gets only the configured ``bearer`` and ``headers``.
+session opens), a remote server gets only the configured ``bearer`` and ``headers``. Those vault
+values are redacted from what the server returns, as for command and Python tools.
 """
 
 from __future__ import annotations
@@ -335,18 +336,20 @@ class McpSource:
                     f"{self._label} is down ({upstream.error}); the bridge is restarting it, "
                     "try again shortly"
                 )
-            return await client.call_tool(
+            result = await client.call_tool(
                 tool,
                 arguments,
                 read_timeout_seconds=context.timeout + _CALL_GRACE,
                 progress_callback=on_progress if report is not None else None,
             )
+            return _redacted(result, upstream.hidden)
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
                 return _error(f"{self._label} went away during the call; it is being restarted")
             if exc.code == REQUEST_TIMEOUT:
                 return _error(f"{self._label} did not answer within {context.timeout:g} s")
-            return _error(f"{self._label} refused the call: {exc.message}")
+            reason = redact(exc.message, upstream.hidden)
+            return _error(f"{self._label} refused the call: {reason}")
         except ValidationError:
             return _error(f"{self._label} returned a result that does not match its schema")
         finally:
@@ -399,6 +402,7 @@ class _Upstream:
         self.label = label
         self.client: Client | None = None
         self.tools: list[Tool] = []
+        self.hidden: tuple[str, ...] = ()
         self.error: str | None = "starting"
         self.active = 0
         self.last_used = time.monotonic()
@@ -439,6 +443,7 @@ class _Upstream:
 
     async def _session(self) -> None:
         transport, hidden = await self._opener()
+        self.hidden = hidden
         send, signals = anyio.create_memory_object_stream[str](math.inf)
 
         async def on_message(message: IncomingMessage) -> None:
@@ -625,6 +630,31 @@ def _describe(exc: BaseException) -> str:
 
 def _error(text: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def _redacted(result: CallToolResult, hidden: tuple[str, ...]) -> CallToolResult:
+    if not hidden:
+        return result
+    content = [
+        block.model_copy(update={"text": redact(block.text, hidden)})
+        if isinstance(block, TextContent)
+        else block
+        for block in result.content
+    ]
+    structured = result.structured_content
+    if structured is not None:
+        structured = _redact_tree(structured, hidden)
+    return result.model_copy(update={"content": content, "structured_content": structured})
+
+
+def _redact_tree(value: Any, hidden: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return redact(value, hidden)
+    if isinstance(value, dict):
+        return {key: _redact_tree(item, hidden) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(item, hidden) for item in value]
+    return value
 
 
 def mcp_source(cfg: McpToolsConfig, config_dir: Path, secrets: SecretResolver) -> McpSource:

@@ -9,6 +9,10 @@ nothing of the caller's request is forwarded. The response body, JSON or text, r
 output cap and with the credential values redacted, is the result; a 3xx/4xx/5xx answer is an
 ``isError`` result with the status and a short body. GET and HEAD operations are read-only.
 
+The source is healthy while the service answers: a bare ``HEAD`` of ``base_url`` (no
+credential, any status will do) is sent at start and then every second while the service
+is down; a call that cannot connect marks it down, one that gets an answer marks it up.
+
 The document is read once, when the config is loaded, from a file or an http(s) URL; JSON, or
 YAML when PyYAML is installed.
 """
@@ -25,6 +29,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urljoin, urlsplit
 
+import anyio
+import anyio.abc
 import anyio.to_thread
 import httpx
 from jsonschema import Draft202012Validator
@@ -50,6 +56,7 @@ _NOT_A_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _SPEC_TIMEOUT = 10.0
 _DEFAULT_TIMEOUT = 30.0
 _CONNECT_TIMEOUT = 5.0
+_RECHECK = 1.0
 _SHORT_BODY = 500
 _MAX_DEPTH = 32
 
@@ -180,6 +187,7 @@ class OpenApiSource:
         self._skipped = skipped
         self._every = every
         self._client: httpx.AsyncClient | None = None
+        self._group: anyio.abc.TaskGroup | None = None
         self._reachable = True
         self._specs = curate([self._spec(op) for op in operations], cfg)
 
@@ -192,11 +200,45 @@ class OpenApiSource:
         self._client = httpx.AsyncClient(
             base_url=self.base_url, timeout=timeout, limits=limits, follow_redirects=False
         )
+        await self._knock(self._client)
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        group.start_soon(self._recheck, self._client)
 
     async def stop(self) -> None:
+        group, self._group = self._group, None
+        if group is not None:
+            group.cancel_scope.cancel()
+            await group.__aexit__(None, None, None)
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+
+    async def _recheck(self, client: httpx.AsyncClient) -> None:
+        # Without this, a red /readyz could stay red for good: a load balancer that honours it
+        # sends no more calls, and only a call would turn it green.
+        while True:
+            await anyio.sleep(_RECHECK)
+            if not self._reachable:
+                await self._knock(client)
+
+    async def _knock(self, client: httpx.AsyncClient) -> None:
+        try:
+            await client.head("", timeout=_CONNECT_TIMEOUT)
+        except httpx.HTTPError as exc:
+            self._down(exc)
+            return
+        if not self._reachable:
+            log.info("openapi %s: %s answers again", self.cfg.name, self.base_url)
+        self._reachable = True
+
+    def _down(self, exc: httpx.HTTPError) -> None:
+        if self._reachable:
+            log.warning(
+                "openapi %s: cannot reach %s (%s)", self.cfg.name, self.base_url, type(exc).__name__
+            )
+        self._reachable = False
 
     def tools(self) -> list[ToolSpec]:
         return list(self._specs)
@@ -285,10 +327,7 @@ class OpenApiSource:
         except httpx.TimeoutException:
             return _error(f"{self.cfg.name!r} did not answer {op.method.upper()} {op.path} in time")
         except httpx.HTTPError as exc:
-            self._reachable = False
-            log.warning(
-                "openapi %s: cannot reach %s (%s)", self.cfg.name, self.base_url, type(exc).__name__
-            )
+            self._down(exc)
             return _error(f"cannot reach the service {self.cfg.name!r}: {type(exc).__name__}")
         self._reachable = True
         text = redact(data.decode(response.encoding or "utf-8", errors="replace"), hidden)

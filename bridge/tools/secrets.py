@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
+from bridge.errors import SecretUnavailableError
+
 VAULT_PREFIX = "vault:"
 _MIN_REDACTED = 4
 
@@ -51,6 +53,29 @@ def vault_reference(value: str) -> str | None:
     if value.startswith(VAULT_PREFIX):
         return value[len(VAULT_PREFIX) :]
     return None
+
+
+def resolve_references(
+    table: Mapping[str, str], secrets: SecretResolver, what: str
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """``table`` with each ``vault:NAME`` value read from ``secrets``, and the values read.
+
+    Blocks (a keyring read): call it from a worker thread. ``what`` names the table in the
+    error (``"env"``, ``"headers"``). Raises ``SecretUnavailableError`` naming the secret.
+    """
+    values: dict[str, str] = {}
+    hidden: list[str] = []
+    for key, value in table.items():
+        secret = vault_reference(value)
+        if secret is None:
+            values[key] = value
+            continue
+        try:
+            values[key] = secrets.get(secret)
+        except Exception as exc:
+            raise SecretUnavailableError(secret, key=key, what=what) from exc
+        hidden.append(values[key])
+    return values, tuple(hidden)
 
 
 def redact(text: str, values: Iterable[str]) -> str:

@@ -88,6 +88,7 @@ def start_bridge(tmp_path: Path, store: Store) -> Iterator[Callable[..., Running
         token_name: str = "agents",
         scopes: tuple[str, ...] = (),
         public_path: str = "mcp",
+        public_url: str | None = None,
     ) -> RunningBridge:
         import sys
 
@@ -97,10 +98,10 @@ def start_bridge(tmp_path: Path, store: Store) -> Iterator[Callable[..., Running
         sock = free_socket()
         port = sock.getsockname()[1]
         stack.callback(sock.close)
+        public_url = public_url or f"http://127.0.0.1:{port}/{public_path}"
         text = BASE_TOML.format(python=sys.executable, hang=HANG).replace(
             'name = "test-bridge"\n',
-            f'name = "test-bridge"\nport = {port}\n'
-            f'public_url = "http://127.0.0.1:{port}/{public_path}"\n',
+            f'name = "test-bridge"\nport = {port}\npublic_url = "{public_url}"\n',
         )
         (workdir / "bridge.toml").write_text(text + textwrap.dedent(extra))
         config = load_config(workdir / "bridge.toml")

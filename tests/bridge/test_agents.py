@@ -270,6 +270,26 @@ def test_ensure_agent_gives_up_after_a_second_conflict(
     assert caught.value.status_code == 409 and caught.value.request_id
 
 
+def test_a_version_conflict_is_reread_not_resent_even_when_the_server_allows_a_retry(
+    fake_api: RunningFake, anthropic_client: Client, config: BridgeConfig
+) -> None:
+    # The fake marks its 409s `x-should-retry: false`; the real API may not. This one says
+    # "retry": resending the same stale version is what ensure_agent must not let the SDK do.
+    agent = ensure_agent(anthropic_client, config, name="helper", model=MODEL)
+    path = f"/v1/agents/{agent.id}"
+    fake_api.state.fail_next("POST", path, 409, headers={"x-should-retry": "true"})
+    before = len(fake_api.state.requests)
+
+    with anthropic.Anthropic(
+        base_url=fake_api.base_url, api_key=fake_api.api_key, _strict_response_validation=True
+    ) as retrying:
+        updated = ensure_agent(retrying, config, name="helper", model="claude-sonnet-5")
+
+    assert updated.version == 2 and updated.model.id == "claude-sonnet-5"
+    calls = [f"{r.method} {r.path}" for r in fake_api.state.requests[before:]]
+    assert calls == ["GET /v1/agents", f"POST {path}", f"GET {path}", f"POST {path}"]
+
+
 # --------------------------------------------------------------------------- permission policy
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -18,6 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from bridge.cli import main
 from tests.bridge.conftest import TOOLBOX
+from tests.support.live import free_socket
 from tests.support.output import Lines
 from vaults.store import Store
 
@@ -86,6 +90,17 @@ def test_a_bad_config_is_one_line_and_exit_2(
     assert "Traceback" not in err
 
 
+def test_a_bad_log_level_is_a_usage_error(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = workdir / "bridge.toml"
+    config.write_text(GOOD)
+    code, _, err = _run(capsys, "serve", "--config", str(config), "--log-level", "loud")
+    assert code == 2
+    assert err.startswith("mcp-bridge: error: ") and "--log-level" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_a_missing_config_file_says_how_to_fix_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -105,6 +120,11 @@ def test_check_and_tools_on_a_good_config(
     tools = {row["name"]: row for row in json.loads(out)}
     assert code == 0
     assert tools["echo"]["read_only"] and tools["explode"]["destructive"]
+    code, out, _ = _run(capsys, "tools", "--config", str(config))
+    rows = {line.split()[0]: line.split(maxsplit=3)[1:] for line in out.splitlines()}
+    assert code == 0 and set(rows) == set(tools)
+    assert rows["echo"][:2] == ["python:bridge_test_tools", "read-only"]
+    assert rows["explode"][:2] == ["python:bridge_test_tools", "destructive"]
 
 
 def test_the_config_can_come_from_the_environment(
@@ -139,9 +159,19 @@ def test_every_documented_command_and_option_exists(capsys: pytest.CaptureFixtur
             assert option in out, f"{command} {option}"
 
 
-def test_sigterm_lets_an_in_flight_call_finish_then_exits(workdir: Path) -> None:
+@pytest.mark.parametrize(
+    ("grace", "seconds", "finishes"),
+    [
+        pytest.param("10s", 1.0, True, id="finishes-within-grace"),
+        pytest.param("1s", 60.0, False, id="cut-off-after-grace"),
+    ],
+)
+def test_sigterm_drains_in_flight_calls_for_at_most_the_grace(
+    workdir: Path, grace: str, seconds: float, finishes: bool
+) -> None:
     config = workdir / "bridge.toml"
-    config.write_text(GOOD + "\n[server.limits]\nshutdown_grace = '10s'\n")
+    config.write_text(GOOD + f"\n[server.limits]\nshutdown_grace = '{grace}'\n")
+    marker = workdir / "in-flight"
     with Store.open() as store:
         token = store.add_token("drain").token
     proc = subprocess.Popen(
@@ -151,32 +181,82 @@ def test_sigterm_lets_an_in_flight_call_finish_then_exits(workdir: Path) -> None
         text=True,
         env=os.environ.copy(),
     )
+    results: list[object] = []
     try:
         assert proc.stdout is not None
         lines = Lines(proc.stdout)
         url = lines.until(r"Streamable HTTP: (\S+)").group(1)
         lines.until(r"Application startup complete")
 
-        async def call_and_terminate() -> object:
-            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
-            async with http, Client(streamable_http_client(url, http_client=http)) as client:
-                await client.list_tools()
-                async with anyio.create_task_group() as group:
-                    results: list[object] = []
+        async def call_and_terminate() -> float | None:
+            stopped_after = None
+            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            # Once the server is gone the client's own shutdown fails to reach it; that is
+            # expected here, what matters is measured inside.
+            with contextlib.suppress(Exception):
+                async with (
+                    http,
+                    Client(streamable_http_client(url, http_client=http)) as client,
+                    anyio.create_task_group() as group,
+                ):
 
-                    async def nap() -> None:
-                        results.append(await client.call_tool("nap", {"seconds": 1.5}))
+                    async def hold() -> None:
+                        arguments = {"marker": str(marker), "seconds": seconds}
+                        results.append(await client.call_tool("hold", arguments))
 
-                    group.start_soon(nap)
-                    await anyio.sleep(0.5)
+                    # The client checks a result against the tool's output schema, which it
+                    # lists on first use: list now, while the server still accepts connections.
+                    await client.list_tools()
+                    group.start_soon(hold)
+                    with anyio.fail_after(10):
+                        while not marker.exists():
+                            await anyio.sleep(0.02)
+                    started = time.monotonic()
                     proc.send_signal(signal.SIGTERM)
-                return results[0]
+                    await anyio.to_thread.run_sync(proc.wait, 15)
+                    stopped_after = time.monotonic() - started
+                    if not finishes:
+                        group.cancel_scope.cancel()  # its server is gone
+            return stopped_after
 
-        result = anyio.run(call_and_terminate)
-        assert getattr(result, "structured_content", None) == {"result": "rested"}
+        stopped_after = anyio.run(call_and_terminate)
+        assert stopped_after is not None, lines.rest(within=1)
         # uvicorn re-raises the SIGTERM it handled once shutdown is complete: -SIGTERM is clean.
-        assert proc.wait(timeout=15) in (0, -signal.SIGTERM)
+        assert proc.returncode in (0, -signal.SIGTERM)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    if finishes:
+        assert [getattr(r, "structured_content", None) for r in results] == [{"result": "held"}]
+    else:
+        assert results == [] and stopped_after < 5
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = workdir / "bridge.toml"
+    config.write_text(GOOD)
+    taken = free_socket()
+    taken.listen()
+    with taken:
+        port = taken.getsockname()[1]
+        code, out, err = _run(capsys, "serve", "--config", str(config), "--port", str(port))
+    assert code == 1
+    assert err.startswith(f"mcp-bridge: error: cannot listen on 127.0.0.1:{port}: ")
+    assert "--port" in err and len(err.strip().splitlines()) == 1
+    assert "serving" not in out
+
+
+def test_a_serve_that_fails_after_binding_lets_go_of_its_port(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = workdir / "bridge.toml"
+    config.write_text(GOOD + '\n[auth]\ntokens = ["agents"]\n')
+    with free_socket() as probe:
+        port = probe.getsockname()[1]
+    code, _, err = _run(capsys, "serve", "--config", str(config), "--port", str(port), "--demo")
+    assert code == 2 and "auth.tokens" in err
+    with socket.socket() as again:  # no SO_REUSEADDR: fails while anything still holds the port
+        again.bind(("127.0.0.1", port))

@@ -131,6 +131,19 @@ def test_params_become_the_input_schema(tmp_path: Path) -> None:
     assert spec.annotations.destructive_hint is None
 
 
+def test_a_pattern_is_in_the_schema_and_enforced(tmp_path: Path) -> None:
+    spec = command(
+        tmp_path,
+        argv=["echo", "{ticket}"],
+        params={"ticket": {"pattern": "^[A-Z]+-[0-9]+$", "description": "A ticket id"}},
+    )
+
+    assert spec.input_schema["properties"]["ticket"]["pattern"] == "^[A-Z]+-[0-9]+$"
+    assert text(run(spec, {"ticket": "OPS-42"})) == "OPS-42\n"
+    with pytest.raises(ToolError, match="ticket: 'OPS-42; rm' does not match"):
+        run(spec, {"ticket": "OPS-42; rm"})
+
+
 @pytest.mark.parametrize(
     ("fields", "destructive"),
     [({}, True), ({"destructive": False}, False), ({"destructive": True}, True)],
@@ -543,4 +556,6 @@ def test_the_example_run_tests_tool_runs_pytest() -> None:
     assert passed.is_error is False and "3 passed" in text(passed)
     assert missing.is_error is True
     assert "file or directory not found: sample_tests/no_such_test.py" in text(missing)
+    with pytest.raises(ToolError, match=r"test_path: .* does not match"):
+        run(spec, {"test_path": "../../tests"})
     assert not (examples / "sample_tests" / ".pytest_cache").exists()

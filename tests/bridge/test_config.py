@@ -302,6 +302,26 @@ BAD_CONFIGS = [
         "not one of the enum",
     ),
     (
+        "pattern-on-a-number",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\n'
+        'params = { n = { type = "integer", pattern = "^1" } }\n',
+        "tools.command[0].params.n",
+        "string parameters only",
+    ),
+    (
+        "bad-pattern",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\nparams = { p = { pattern = "(" } }\n',
+        "tools.command[0].params.p",
+        "not a regular expression",
+    ),
+    (
+        "default-outside-pattern",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\n'
+        'params = { p = { pattern = "^a", default = "b" } }\n',
+        "tools.command[0].params.p",
+        "does not match the pattern",
+    ),
+    (
         "bad-param-name",
         '[[tools.command]]\nname = "t"\nargv = ["true"]\nparams = { "a-b" = {} }\n',
         "tools.command[0].params",
@@ -311,7 +331,7 @@ BAD_CONFIGS = [
         "unknown-param-key",
         '[[tools.command]]\nname = "t"\nargv = ["true"]\nparams = { p = { required = true } }\n',
         "tools.command[0].params.p.required",
-        "allowed keys here: type, description, default, enum",
+        "allowed keys here: type, description, default, enum, pattern",
     ),
     (
         "bad-env-name",

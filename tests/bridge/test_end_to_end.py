@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.anyio
 
 StartBridge = Callable[..., RunningBridge]
 MODEL = "claude-opus-4-8"
+STDIO_SERVER = Path(__file__).parent / "backends" / "stdio_server.py"
 
 
 @pytest.fixture
@@ -35,6 +38,10 @@ def api(fake_api: RunningFake, monkeypatch: pytest.MonkeyPatch) -> RunningFake:
     monkeypatch.setenv("ANTHROPIC_API_KEY", fake_api.api_key)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
     return fake_api
+
+
+def _toml(bridge: RunningBridge) -> str:
+    return str(bridge.workdir / "bridge.toml")
 
 
 def _platform_token(
@@ -125,7 +132,7 @@ async def test_the_platform_reaches_the_bridge_with_the_vault_credential_across_
     assert await _platform_call(url, new) == {"result": "from the platform"}
 
 
-async def test_attach_twice_creates_one_agent_and_two_sessions(
+def test_attach_twice_creates_one_agent_and_two_sessions(
     api: RunningFake,
     anthropic_client: anthropic.Anthropic,
     start_bridge: StartBridge,
@@ -160,7 +167,7 @@ async def test_attach_twice_creates_one_agent_and_two_sessions(
     assert "echo" not in asks and "greet" not in asks
 
 
-async def test_attach_refuses_a_vault_without_the_bridges_credential(
+def test_attach_refuses_a_vault_without_the_bridges_credential(
     api: RunningFake,
     anthropic_client: anthropic.Anthropic,
     start_bridge: StartBridge,
@@ -182,3 +189,62 @@ async def test_attach_refuses_a_vault_without_the_bridges_credential(
     [line] = err.strip().splitlines()
     assert bridge.config.server.public_url in line and "test-bridge" in line
     assert list(anthropic_client.beta.sessions.list()) == []
+
+
+def test_attach_asks_before_the_tools_of_a_proxied_mcp_server(
+    api: RunningFake,
+    anthropic_client: anthropic.Anthropic,
+    start_bridge: StartBridge,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A proxied server lists its tools only once started; attach must start it to read them.
+    record = tmp_path / "record"
+    record.mkdir()
+    bridge = start_bridge(
+        f"""
+        [[tools.mcp]]
+        name = "files"
+        command = ["{sys.executable}", "{STDIO_SERVER}", "{record}"]
+        prefix = "files_"
+        """
+    )
+    link = ["remote", "link", "agents", "--vault", "team", "--config", _toml(bridge)]
+    assert vault_main(link) == 0
+    environment = anthropic_client.beta.environments.create(name="env")
+    capsys.readouterr()
+    code = bridge_main(
+        [
+            "attach", "--config", _toml(bridge), "--agent-name", "a", "--model", MODEL,
+            "--environment", environment.id, "--vault", "team", "--json",
+        ]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    agent = anthropic_client.beta.agents.retrieve(json.loads(out)["agent_id"])
+    [toolset] = [t for t in agent.tools if t.type == "mcp_toolset"]
+    asks = {c.name for c in toolset.configs if c.permission_policy.type == "always_ask"}
+    # The stdio server's tools carry no annotations: by MCP's defaults they may destroy.
+    assert {"files_add", "files_echo"} <= asks and "echo" not in asks
+
+
+def test_attach_without_an_api_key_is_one_line(
+    api: RunningFake,
+    start_bridge: StartBridge,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bridge = start_bridge()
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    capsys.readouterr()
+    code = bridge_main(
+        [
+            "attach", "--config", _toml(bridge), "--agent-name", "a", "--model", MODEL,
+            "--environment", "env", "--vault", "team",
+        ]
+    )  # fmt: skip
+    _, err = capsys.readouterr()
+    assert code == 1
+    [line] = err.strip().splitlines()
+    assert "no Anthropic API key" in line and "ANTHROPIC_API_KEY" in line
+    assert api.state.requests == []

@@ -105,12 +105,13 @@ async def _wait_ready(
         await anyio.sleep(0.05)
 
 
+@pytest.mark.parametrize("transport", ["sse", "http"])
 async def test_a_crashed_child_fails_fast_while_down_and_is_restarted(
-    start_bridge: StartBridge, store: Store, record: Path
+    start_bridge: StartBridge, store: Store, record: Path, transport: str
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
     bridge = start_bridge(_stdio_toml(record))
-    async with connect(bridge, "http") as client:
+    async with connect(bridge, transport) as client:
         first = (await client.call_tool("files_whoami", {})).structured_content
         (record / "block").touch()  # restarts fail until it is gone
         crashed = await client.call_tool("files_crash", {})
@@ -206,6 +207,19 @@ async def test_the_child_gets_a_clean_environment_and_never_the_callers_token(
     assert bridge.token not in "".join(p.read_text() for p in record.glob("calls-*.jsonl"))
 
 
+async def test_the_childs_secrets_are_redacted_and_its_output_capped(
+    start_bridge: StartBridge, store: Store, record: Path
+) -> None:
+    store.add_secret("files-token", "child-secret-value")
+    bridge = start_bridge(_stdio_toml(record))
+    async with connect(bridge, "http") as client:
+        leaked = await client.call_tool("files_leak", {})
+        big = await client.call_tool("files_echo", {"text": "x" * 100_000})
+    assert leaked.structured_content == {"token": "[redacted]"}
+    assert "child-secret-value" not in _text(leaked) and "[redacted]" in _text(leaked)
+    assert "output truncated" in _text(big) and len(_text(big).encode()) < 66_000
+
+
 async def test_a_list_changed_notification_refreshes_the_tools(
     start_bridge: StartBridge, store: Store, record: Path
 ) -> None:
@@ -290,13 +304,14 @@ async def test_a_remote_server_gets_the_vault_bearer_and_never_the_callers_token
         names = {t.name for t in (await client.list_tools()).tools}
         echoed = await client.call_tool("far_echo", {"text": "over the wire"})
         counted = await client.call_tool("far_count", {"n": 2}, progress_callback=on_progress)
+        revealed = await client.call_tool("far_credential", {})
     assert {"far_echo", "far_count"} <= names
     assert echoed.structured_content == {"result": "over the wire"}
     assert counted.structured_content == {"result": "counted 2"} and progress == [1.0, 2.0]
     assert seen and all(h["authorization"] == "Bearer remote-secret-value" for h in seen)
     assert all(h.get("x-team") == "platform" for h in seen)
     assert not any(bridge.token in value for h in seen for value in h.values())
-    assert "remote-secret-value" not in _text(echoed) + _text(counted)
+    assert _text(revealed) == "I accept Bearer [redacted]"
 
 
 async def test_a_remote_server_that_refuses_the_bearer_leaves_the_source_down(
@@ -353,8 +368,9 @@ async def test_per_client_children_are_separate_and_bounded(
     assert not _gone(boot) and not _gone(second)
 
 
+@pytest.mark.parametrize("transport", ["sse", "http"])
 async def test_curation_applies_to_proxied_tools(
-    start_bridge: StartBridge, store: Store, record: Path
+    start_bridge: StartBridge, store: Store, record: Path, transport: str
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
     bridge = start_bridge(
@@ -369,7 +385,7 @@ descriptions = { echo = "Say it back" }
 """,
         )
     )
-    async with connect(bridge, "http") as client:
+    async with connect(bridge, transport) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         plus = await client.call_tool("f_plus", {"a": 1, "b": 2})
     assert {name for name in tools if name.startswith("f_")} == {"f_echo", "f_plus"}
@@ -472,6 +488,50 @@ def test_check_with_probe_reports_a_server_that_cannot_start(tmp_path: Path, rec
     config = _config(tmp_path, _stdio_toml(record))
     problems = check_config(config, StaticSecrets({"files-token": "v"}), probe=True)
     assert len(problems) == 1 and "tools.mcp[0]: cannot list the tools" in problems[0]
+
+
+async def test_a_server_that_keeps_failing_is_retried_with_growing_delays(
+    record: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.mcp")
+    cfg = McpToolsConfig(
+        name="files",
+        command=(str(record / "no-such-server"),),
+        restart_delay=0.1,
+        restart_delay_max=0.4,
+    )
+    source = McpSource(cfg, record, StaticSecrets())
+
+    def delays() -> list[str]:
+        return [r.getMessage().rsplit(" ", 2)[-2] for r in caplog.records if "retrying" in r.msg]
+
+    await source.start()
+    try:
+        call = next(iter(source.tools()), None)
+        deadline = time.monotonic() + 10
+        while len(delays()) < 4:
+            assert time.monotonic() < deadline, f"only {delays()} retries"
+            await anyio.sleep(0.02)
+    finally:
+        await source.stop()
+    assert call is None and not source.healthy()
+    assert delays()[:4] == ["0.1", "0.2", "0.4", "0.4"]
+    assert "cannot start it" in caplog.records[0].getMessage()
+
+
+async def test_the_child_runs_in_its_cwd_relative_to_the_config_file(
+    tmp_path: Path, record: Path
+) -> None:
+    (tmp_path / "work").mkdir()
+    config = _config(tmp_path, _stdio_toml(record, extra='cwd = "work"'))
+    source = McpSource(config.tools.mcp[0], tmp_path, StaticSecrets({"files-token": "v"}))
+    await source.start()
+    try:
+        where = next(spec for spec in source.tools() if spec.name == "files_where")
+        result = await where.call({}, CallContext(timeout=5, max_output=1000))
+    finally:
+        await source.stop()
+    assert Path(_text(result)).resolve() == (tmp_path / "work").resolve()
 
 
 async def test_listeners_hear_of_a_changed_tool_list(record: Path) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from mcp.types import TextContent
@@ -111,11 +113,13 @@ def test_parameters_and_body_form_the_input_schema(spec_file: Path) -> None:
     assert specs["getItem"].description == "Get one item\n\nGET /items/{item_id}"
 
 
+@pytest.mark.parametrize("transport", ["sse", "http"])
 async def test_the_services_credential_reaches_it_and_never_the_agent(
     service: tuple[LiveServer, list[dict[str, str]]],
     start_bridge: StartBridge,
     store: Store,
     spec_file: Path,
+    transport: str,
 ) -> None:
     live, seen = service
     store.add_secret("inventory-key", SECRET)
@@ -127,16 +131,20 @@ name = "keyed"
 spec = "{spec_file}"
 base_url = "{live.url}/api"
 headers = {{ X-Api-Key = "vault:inventory-key", X-Team = "platform" }}
-include = ["whoami"]
+include = ["whoami", "report"]
+deny = ["report"]
+rename = {{ whoami = "who" }}
+descriptions = {{ whoami = "The credential the service saw" }}
 prefix = "keyed_"
 """
     )
-    async with connect(bridge, "http") as client:
+    async with connect(bridge, transport) as client:
         tools = (await client.list_tools()).tools
         bearer = await client.call_tool("inv_whoami", {})
-        keyed = await client.call_tool("keyed_whoami", {})
+        keyed = await client.call_tool("keyed_who", {})
     api_calls = [headers for headers in seen if "x-team" in headers or "authorization" in headers]
-    assert [t.name for t in tools if t.name.startswith("keyed_")] == ["keyed_whoami"]
+    keyed_tools = [(t.name, t.description) for t in tools if t.name.startswith("keyed_")]
+    assert keyed_tools == [("keyed_who", "The credential the service saw")]
     assert bearer.structured_content == {"authorization": "Bearer [redacted]", "x-api-key": None}
     assert keyed.structured_content == {"authorization": None, "x-api-key": "[redacted]"}
     assert SECRET not in _text(bearer) + _text(keyed) + repr(tools)
@@ -179,10 +187,18 @@ async def test_invalid_arguments_are_refused_before_any_request(
     assert len(seen) == before
 
 
-async def test_an_unreachable_service_is_an_error_and_readyz_says_so(
+async def _wait_ready(bridge: RunningBridge, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(base_url=bridge.url) as http:
+        while (await http.get("/readyz")).status_code != 200:
+            assert time.monotonic() < deadline, "/readyz never turned green again"
+            await anyio.sleep(0.05)
+
+
+async def test_an_unreachable_service_is_an_error_and_readyz_says_so_until_it_is_back(
     start_bridge: StartBridge, store: Store, spec_file: Path
 ) -> None:
-    with free_socket() as sock:  # bound, never listening: connections are refused
+    with free_socket() as sock:  # bound, not listening yet: connections are refused
         port = sock.getsockname()[1]
         store.add_secret("inventory-key", SECRET)
         bridge = start_bridge(f"""
@@ -192,12 +208,20 @@ async def test_an_unreachable_service_is_an_error_and_readyz_says_so(
         base_url = "http://127.0.0.1:{port}/api"
         bearer = "vault:inventory-key"
         """)
+        async with httpx.AsyncClient(base_url=bridge.url) as http:
+            at_start = await http.get("/readyz")
         async with connect(bridge, "http") as client:
             result = await client.call_tool("report", {})
         async with httpx.AsyncClient(base_url=bridge.url) as http:
             ready = await http.get("/readyz")
+        with serve(inventory_app(SECRET, []), sock=sock):
+            await _wait_ready(bridge)  # with no call in between
+            async with connect(bridge, "http") as client:
+                back = await client.call_tool("report", {})
+    assert at_start.status_code == 503 and at_start.json()["sources"]["openapi:down"] is False
     assert result.is_error and "cannot reach the service 'down'" in _text(result)
     assert ready.status_code == 503 and ready.json()["sources"]["openapi:down"] is False
+    assert _text(back) == "all good"
 
 
 def _config(tmp_path: Path, text: str) -> BridgeConfig:

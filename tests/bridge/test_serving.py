@@ -109,7 +109,8 @@ async def test_a_raising_tool_is_an_error_result_without_internals(
     async with connect(bridge, transport) as client:
         failed = await client.call_tool("explode", {"reason": "kaboom"})
         good = await client.call_tool("echo", {"text": "after"})
-    assert failed.is_error
+    assert failed.is_error and _text(failed) == "Error executing tool explode"
+    assert "kaboom" not in _text(failed) and "RuntimeError" not in _text(failed)
     assert good.structured_content == {"result": "after"}
 
 
@@ -199,73 +200,126 @@ async def test_requests_without_a_valid_token_get_401(
         assert response.status_code == 401
         assert response.headers["www-authenticate"].startswith("Bearer")
         assert "mcpb_" not in response.text
+        # The same body for every refusal: nothing tells a missing token from a wrong one.
+        assert response.json() == {
+            "error": "invalid_token",
+            "error_description": "Authentication required",
+        }
 
 
-async def _status(bridge: RunningBridge, token: str) -> int:
-    async with httpx.AsyncClient(base_url=bridge.url) as http:
+ENDPOINTS = ["sse", "http"]
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "status-probe", "version": "0"},
+    },
+}
+
+
+async def _status(bridge: RunningBridge, token: str, endpoint: str = "http") -> int:
+    """The HTTP status a fresh request with ``token`` gets from ``/sse`` or ``/mcp``."""
+    async with httpx.AsyncClient(
+        base_url=bridge.url, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        if endpoint == "sse":
+            async with http.stream("GET", "/sse") as stream:
+                return stream.status_code
         response = await http.post(
-            "/mcp",
-            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/json, text/event-stream",
-                "MCP-Protocol-Version": "2025-11-25",
-            },
+            "/mcp", json=INITIALIZE, headers={"Accept": "application/json, text/event-stream"}
         )
         return response.status_code
 
 
-async def _wait_status(bridge: RunningBridge, token: str, status: int, within: float) -> float:
+async def _wait_status(
+    bridge: RunningBridge, token: str, status: int, within: float, endpoint: str = "http"
+) -> float:
     started = time.monotonic()
-    while (code := await _status(bridge, token)) != status:
+    while (code := await _status(bridge, token, endpoint)) != status:
         assert time.monotonic() - started < within, f"still {code} after {within} s"
         await anyio.sleep(0.02)
     return time.monotonic() - started
 
 
-async def test_a_wrong_token_of_the_right_shape_gets_401(start_bridge: StartBridge) -> None:
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+async def test_a_wrong_token_of_the_right_shape_gets_401(
+    start_bridge: StartBridge, endpoint: str
+) -> None:
     from vaults.tokens import generate
 
     bridge = start_bridge()
-    assert await _status(bridge, generate()) == 401
-    assert await _status(bridge, bridge.token) != 401
+    assert await _status(bridge, generate(), endpoint) == 401
+    assert await _status(bridge, bridge.token, endpoint) == 200
 
 
-async def test_a_revoked_token_is_refused_within_a_second(start_bridge: StartBridge) -> None:
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+async def test_a_revoked_token_is_refused_within_a_second(
+    start_bridge: StartBridge, endpoint: str
+) -> None:
     bridge = start_bridge()
-    assert await _status(bridge, bridge.token) != 401
+    assert await _status(bridge, bridge.token, endpoint) == 200
     from vaults.cli import main as vault_main
 
     assert vault_main(["revoke", "agents"]) == 0
-    assert await _wait_status(bridge, bridge.token, 401, within=1.5) <= 1.2
+    await _wait_status(bridge, bridge.token, 401, within=1.0, endpoint=endpoint)
+
+
+async def test_a_revoked_token_cannot_go_on_using_an_open_sse_session(
+    start_bridge: StartBridge,
+) -> None:
+    bridge = start_bridge()
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"Authorization": f"Bearer {bridge.token}"}
+    async with (
+        httpx.AsyncClient(base_url=bridge.url, headers=headers) as http,
+        http.stream("GET", "/sse") as stream,
+    ):
+        lines = stream.aiter_lines()
+        async for line in lines:
+            if line.startswith("data: /messages/"):
+                messages = line.removeprefix("data: ")
+                break
+        assert (await http.post(messages, json=ping)).status_code == 202
+        bridge.store.revoke("agents")
+        started = time.monotonic()
+        while (code := (await http.post(messages, json=ping)).status_code) != 401:
+            assert code == 202 and time.monotonic() - started < 1.0, f"still {code}"
+            await anyio.sleep(0.02)
 
 
 async def test_rotation_keeps_both_tokens_through_grace_then_only_the_new(
     start_bridge: StartBridge, transport: str
 ) -> None:
     bridge = start_bridge()
+    endpoint = "sse" if transport == "sse" else "http"
     old = bridge.token
     rotated = bridge.store.rotate("agents", grace=1.0)
     new = rotated.token
     assert new is not None and new != old
+    assert await _status(bridge, old, endpoint) == 200  # inside the grace window
     async with connect(bridge, transport, token=new) as client:
         assert (await client.call_tool("echo", {"text": "new"})).structured_content == {
             "result": "new"
         }
-    assert await _status(bridge, old) != 401  # still inside the grace window
-    await _wait_status(bridge, old, 401, within=3.0)
+    await _wait_status(bridge, old, 401, within=3.0, endpoint=endpoint)
     async with connect(bridge, transport, token=new) as client:
         assert (await client.call_tool("echo", {"text": "after"})).structured_content == {
             "result": "after"
         }
 
 
-async def test_a_token_outside_auth_tokens_is_refused(start_bridge: StartBridge) -> None:
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+async def test_a_token_outside_auth_tokens_is_refused(
+    start_bridge: StartBridge, endpoint: str
+) -> None:
     bridge = start_bridge("""
     [auth]
     tokens = ["someone-else"]
     """)
-    assert await _status(bridge, bridge.token) == 401
+    assert await _status(bridge, bridge.token, endpoint) == 401
 
 
 async def test_health_ready_and_metrics_need_no_token(start_bridge: StartBridge) -> None:
@@ -302,6 +356,23 @@ async def test_host_header_checks_and_body_cap(start_bridge: StartBridge) -> Non
     assert evil_host.status_code == 421
     assert evil_origin.status_code == 403
     assert huge.status_code == 413
+
+
+async def test_the_public_hosts_host_and_origin_are_allowed(start_bridge: StartBridge) -> None:
+    bridge = start_bridge(public_url="https://bridge.example.com/mcp")
+    headers = {
+        "Authorization": f"Bearer {bridge.token}",
+        "Accept": "application/json, text/event-stream",
+    }
+    async with httpx.AsyncClient(base_url=bridge.url, headers=headers) as http:
+        public = await http.post(
+            "/mcp",
+            json=INITIALIZE,
+            headers={"Host": "bridge.example.com", "Origin": "https://bridge.example.com"},
+        )
+        other = await http.post("/mcp", json=INITIALIZE, headers={"Host": "other.example.com"})
+    assert public.status_code == 200
+    assert other.status_code == 421
 
 
 async def test_each_call_logs_one_line_with_caller_and_outcome_but_no_arguments_or_token(

@@ -94,6 +94,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 def normalize_mcp_url(url: str) -> str:
     """The platform's credential match key: lower-case scheme and host, default port and
     trailing slashes dropped, path (and query) kept."""
+    # Kept apart from vaults.urls on purpose: the fake plays the platform, so a bug in the
+    # project's own normalisation must show up as a mismatch, not be shared by construction.
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()

@@ -86,6 +86,16 @@ def test_keyring_loads_it_by_name_from_the_environment(
     assert EncryptedKeyring(tmp_path).get_password("svc", "name") == "value"
 
 
+def test_it_is_registered_as_a_keyring_backend_through_the_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    import vaults.backend
+
+    [ours] = [ep for ep in entry_points(group="keyring.backends") if ep.value == "vaults.backend"]
+    assert ours.name == "mcp-vault-encrypted"
+    assert ours.load() is vaults.backend
+
+
 def test_overwrite_replaces_the_value(tmp_path: Path) -> None:
     backend = EncryptedKeyring(tmp_path)
     backend.set_password("svc", "name", "first")

@@ -212,6 +212,15 @@ def test_a_missing_store_says_to_run_init(cli: _Cli) -> None:
     assert code == 1 and "mcp-vault init" in _one_error_line(err)
 
 
+def test_a_damaged_index_is_one_line_that_says_what_to_do(cli: _Cli) -> None:
+    assert cli("init")[0] == 0
+    with Store.open() as store:
+        index = store.index.path
+    index.write_bytes(b"this is not sqlite" * 100)
+    code, _, err = cli("list")
+    assert code == 1 and "move it aside" in _one_error_line(err)
+
+
 def test_an_unusable_keyring_is_one_clear_line(cli: _Cli) -> None:
     code, _, err = cli("--backend", "keyring.backends.fail.Keyring", "add", "x", "--kind", "token")
     assert code == 1

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -255,6 +258,39 @@ def test_a_rotation_owned_by_another_host_needs_an_explicit_resume(store: Store)
     with pytest.raises(RotationInProgressError, match="pid 4242 on build-host-7"):
         store.rotate("agents")
     assert store.rotate("agents", resume=True).version == 2
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_reused_pid_does_not_keep_an_interrupted_rotation_locked(store: Store) -> None:
+    store.add_token("agents")
+    with pytest.raises(_Interrupted):
+        store.rotate("agents", checkpoint=_crash_at("push"))
+    # Pretend the owner is our parent process: alive if its start time matches, else its pid was
+    # reused after the owner died.
+    parent = os.getppid()
+    started = Path(f"/proc/{parent}/stat").read_text().rpartition(")")[2].split()[19]
+    owner = f"{socket.gethostname()}:{parent}@{started}"
+    store.index.execute("UPDATE rotations SET owner = ?", (owner,))
+    with pytest.raises(RotationInProgressError, match=f"pid {parent} on"):
+        store.rotate("agents", resume=True)
+    store.index.execute("UPDATE rotations SET owner = ?", (f"{owner}0",))
+    result = store.rotate("agents")
+    assert result.resumed and result.version == 2
+    consistent(store, "agents")
+
+
+def test_a_rotation_taken_over_elsewhere_leaves_the_new_owners_value_alone(store: Store) -> None:
+    store.add_token("agents")
+
+    def taken_over(step: str) -> None:
+        # After this process claimed the rotation, another host resumes it and stores its value.
+        if step == "start":
+            store.index.execute("UPDATE rotations SET owner = 'build-host-7:4242'")
+            store.backend.set(store.service, "agents@2", "the-other-hosts-value")
+
+    with pytest.raises(RotationError, match="taken over"):
+        store.rotate("agents", checkpoint=taken_over)
+    assert store.backend.get(store.service, "agents@2") == "the-other-hosts-value"
 
 
 def test_a_token_rotation_refuses_a_given_value(store: Store) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import vaults
 from vaults import AlreadyExistsError, AuditError, NotFoundError, Store, StoreError, UsageError
-from vaults.index import FILENAME
+from vaults.index import FILENAME, SCHEMA_VERSION
 
 
 @pytest.fixture
@@ -34,6 +34,24 @@ def test_an_explicit_store_dir_wins_over_the_environment(tmp_path: Path) -> None
     with Store.open(tmp_path / "elsewhere") as store:
         assert store.store_dir == tmp_path / "elsewhere"
     assert not Path(os.environ["MCP_VAULT_DIR"]).exists()
+
+
+def test_without_flag_or_environment_the_store_is_in_the_xdg_data_dir(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MCP_VAULT_DIR")
+    expected = Path(os.environ["XDG_DATA_HOME"]) / "mcp-vault"
+    assert vaults.resolve_store_dir() == vaults.default_store_dir() == expected
+    with Store.open() as store:
+        assert store.store_dir == expected
+    assert vaults.resolve_store_dir("") == expected
+
+
+def test_the_index_is_sqlite_in_wal_mode_with_a_schema_version(store: Store) -> None:
+    with sqlite3.connect(store.store_dir / FILENAME) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 1
+    conn.close()
 
 
 def test_open_without_create_says_to_run_init(tmp_path: Path) -> None:
@@ -80,6 +98,21 @@ def test_the_bridge_resolver_reads_secrets_through_the_store(store: Store) -> No
     assert resolver.get("crm-key") == "v1"
     with pytest.raises(NotFoundError):
         resolver.get("nope")
+
+
+def test_the_bridge_resolver_reads_each_version_from_the_keyring_once(store: Store) -> None:
+    store.add_secret("crm-key", "v1")
+    resolver = store.secret_resolver()
+    assert resolver.get("crm-key") == "v1"
+    # Later calls are served from memory: a tool call costs no keyring round trip.
+    store.backend.delete(store.service, "crm-key@1")
+    assert resolver.get("crm-key") == "v1"
+    store.rotate("crm-key", value="v2")
+    assert resolver.get("crm-key") == "v2"
+    store.revoke("crm-key")
+    with pytest.raises(NotFoundError, match="revoked"):
+        resolver.get("crm-key")
+    assert "v2" not in repr(resolver)
 
 
 def test_a_duplicate_name_is_refused_and_keeps_the_first_value(store: Store) -> None:
@@ -208,16 +241,18 @@ def test_no_value_is_written_to_any_store_file_but_the_secret_backends(store: St
         value = f"plain-secret-{i}-" + "x" * 20
         store.add_secret(f"s{i}", value)
         values.append(value)
-    store.close()
     own = {"secrets.db", "secrets.db-wal", "secrets.db-shm", "secrets.key"}
-    scanned = [p for p in store.store_dir.rglob("*") if p.is_file() and p.name not in own]
-    assert {p.name for p in scanned} >= {"index.db"}
-    for path in scanned:
-        raw = path.read_bytes()
-        for value in values:
-            assert value.encode() not in raw, path.name
-            secret = value.split("_")[2].encode() if value.startswith("mcpb_") else None
-            assert secret is None or secret not in raw
+    # Once with the index open (its -wal file holds the latest pages), once after closing it.
+    for expected in ({"index.db", "index.db-wal"}, {"index.db"}):
+        scanned = [p for p in store.store_dir.rglob("*") if p.is_file() and p.name not in own]
+        assert {p.name for p in scanned} >= expected
+        for path in scanned:
+            raw = path.read_bytes()
+            for value in values:
+                assert value.encode() not in raw, path.name
+                secret = value.split("_")[2].encode() if value.startswith("mcpb_") else None
+                assert secret is None or secret not in raw
+        store.close()
 
 
 def test_links_are_recorded_updated_and_removed(store: Store) -> None:

@@ -13,8 +13,11 @@ _SECRET_SERVICE = "keyring.backends.SecretService.Keyring"
 pytestmark = [
     pytest.mark.secret_service,
     pytest.mark.skipif(
-        os.environ.get("PYTHON_KEYRING_BACKEND") != _SECRET_SERVICE
-        or os.environ.get("MCP_TEST_KEEP_KEYRING_BACKEND") != "1",
+        os.environ.get("MCP_SECRET_SERVICE_REQUIRED") != "1"
+        and (
+            os.environ.get("PYTHON_KEYRING_BACKEND") != _SECRET_SERVICE
+            or os.environ.get("MCP_TEST_KEEP_KEYRING_BACKEND") != "1"
+        ),
         reason="gnome-keyring not running; run via tests/secret_service.sh",
     ),
 ]

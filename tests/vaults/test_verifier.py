@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -7,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vaults._vault import run_cli
+from tests.vaults._vault import ROOT, run_cli, subprocess_env
 from vaults import Store, StoreError, TokenIndex, tokens
 
 
@@ -140,3 +143,27 @@ def test_verify_is_thread_safe_while_the_index_changes(store: Store) -> None:
 def test_a_missing_index_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="mcp-vault init"):
         TokenIndex(tmp_path / "index.db")
+
+
+def test_verify_costs_microseconds_whatever_the_number_of_tokens() -> None:
+    """benchmarks/verify.py, short: a linear scan or a reread per miss would show at 10,000."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "verify.py"), "--rounds", "20000"],
+        capture_output=True, text=True, env=subprocess_env(), timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = {
+        int(count.replace(",", "")): (float(valid.replace(",", "")), float(miss.replace(",", "")))
+        for count, valid, miss in re.findall(
+            r"^\s*([\d,]+) tokens: ([\d,]+) ns per verify of a valid token, ([\d,]+) ns for an "
+            r"unknown key id$",
+            done.stdout,
+            re.MULTILINE,
+        )
+    }
+    assert set(figures) == {10, 10_000}, done.stdout
+    for valid, miss in figures.values():
+        assert 0 < valid < 200_000 and 0 < miss < 200_000, done.stdout
+    # Generous bounds for a busy machine; the cost of an O(n) step at 10,000 would be ~1000x.
+    assert figures[10_000][0] < 5 * figures[10][0] + 20_000, done.stdout
+    assert figures[10_000][1] < 5 * figures[10][1] + 20_000, done.stdout

@@ -44,6 +44,11 @@ def remote_app(bearer: str, seen: MutableSequence[dict[str, str]]) -> Any:
         return text
 
     @server.tool()
+    def credential() -> str:
+        """The credential this server accepts, as a careless server might reveal it."""
+        return f"I accept Bearer {bearer}"
+
+    @server.tool()
     async def count(n: int, ctx: Context) -> str:
         """Report progress n times."""
         for i in range(1, n + 1):

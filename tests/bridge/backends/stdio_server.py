@@ -51,6 +51,18 @@ def secret_length() -> int:
 
 
 @server.tool()
+def leak() -> dict[str, str]:
+    """API_TOKEN as text and structured content, as a careless server might."""
+    return {"token": os.environ.get("API_TOKEN", "")}
+
+
+@server.tool()
+def where() -> str:
+    """The working directory of this server."""
+    return os.getcwd()
+
+
+@server.tool()
 async def count(n: int, ctx: Context) -> str:
     """Report progress n times, logging each step."""
     for i in range(1, n + 1):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
 from pydantic import BaseModel
 
@@ -37,6 +39,14 @@ async def nap(seconds: float) -> str:
     """Sleep, then answer."""
     await anyio.sleep(seconds)
     return "rested"
+
+
+@tool
+async def hold(marker: str, seconds: float) -> str:
+    """Create the file ``marker`` (so a test knows the call is in flight), then sleep."""
+    Path(marker).write_text("in flight")
+    await anyio.sleep(seconds)
+    return "held"
 
 
 @tool
