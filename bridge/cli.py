@@ -19,7 +19,7 @@ from bridge.errors import BridgeError
 
 if TYPE_CHECKING:
     from bridge.config import BridgeConfig
-    from bridge.tools.registry import Registry, ToolSpec
+    from bridge.tools.registry import Registry
     from vaults.store import Store
 
 PROG = "mcp-bridge"
@@ -46,22 +46,6 @@ def _registry(config: BridgeConfig, store: Store) -> Registry:
     from bridge.tools.loader import build_registry
 
     return build_registry(config, store.secret_resolver())
-
-
-def _started_tools(registry: Registry) -> list[ToolSpec]:
-    """The tools with every source started (MCP servers list theirs only once running)."""
-    import contextlib
-
-    import anyio
-
-    async def collect() -> list[ToolSpec]:
-        async with contextlib.AsyncExitStack() as stack:
-            for source in registry.sources:
-                await source.start()
-                stack.push_async_callback(source.stop)
-            return registry.tools()
-
-    return anyio.run(collect)
 
 
 store_option = click.option(
@@ -134,9 +118,11 @@ def serve(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tools(config: str | None, store: str | None, as_json: bool) -> None:
     """List the resolved tools."""
+    from bridge.tools.loader import started_tools
+
     cfg = _load(config)
     with _open_store(store) as vault:
-        specs = _started_tools(_registry(cfg, vault))
+        specs = started_tools(_registry(cfg, vault))
     rows = [
         {
             "name": spec.name,
@@ -166,7 +152,7 @@ def tools(config: str | None, store: str | None, as_json: bool) -> None:
 @store_option
 def check(config: str | None, store: str | None) -> None:
     """Validate the config, its tools and its vault references without serving."""
-    from bridge.tools.loader import check_config
+    from bridge.tools.loader import check_config, started_tools
 
     cfg = _load(config)
     with _open_store(store) as vault:
@@ -175,7 +161,7 @@ def check(config: str | None, store: str | None) -> None:
             for problem in problems:
                 click.echo(f"{PROG}: error: {problem}", err=True)
             raise click.exceptions.Exit(2)
-        count = len(_registry(cfg, vault).tools())
+        count = len(started_tools(_registry(cfg, vault)))
     click.echo(f"ok: {cfg.source}: {count} tools, public URL {cfg.server.public_url}")
 
 
@@ -225,14 +211,16 @@ def attach(
 ) -> None:
     """Ensure the agent that uses this bridge, then start a session with VAULT."""
     from bridge.agents import ensure_agent, start_session
+    from bridge.tools.loader import started_tools
     from vaults.remote import AnthropicRemote, client_for
 
     cfg = _load(config)
     vault_store = _open_store(store)
+    # Before anything changes on the platform: a source that is down would leave its tools out
+    # of the agent's permission configs, so they would silently get the default policy.
+    tools = started_tools(_registry(cfg, vault_store), require_healthy=True)
     client = client_for(vault_store)
     vault_id = AnthropicRemote(vault_store, client).resolve_vault(vault, create=False)
-    # Proxied MCP servers list their tools (and annotations) only once started.
-    tools = _started_tools(_registry(cfg, vault_store))
     agent = ensure_agent(
         client,
         cfg,

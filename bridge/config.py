@@ -233,8 +233,12 @@ class ParamConfig(_Model):
         return self.default is None
 
 
-class CommandToolConfig(_Model):
-    """``[[tools.command]]``: a program run without a shell, argv templated over ``params``."""
+class CommandToolConfig(Curation):
+    """``[[tools.command]]``: a program run without a shell, argv templated over ``params``.
+
+    ``name`` is the tool's original name: the curation keys refer to it, and ``prefix`` and
+    ``rename`` give the name it is served under.
+    """
 
     name: str
     description: str = ""

@@ -37,6 +37,9 @@ def bind(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port "
             f"(or stop what is using it)"
         ) from exc
+    # Listen now, so the URLs announced before uvicorn starts already accept connections
+    # (they queue until the app is up instead of being refused).
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 

@@ -122,6 +122,7 @@ class BridgeServer(MCPServer[Any]):
                         max_output=self.limits.max_output_bytes,
                         progress=_progress_fn(context),
                         caller=caller.name if caller else None,
+                        session=_session_of(context),
                     ),
                 )
             if deadline.cancelled_caught:
@@ -172,6 +173,24 @@ def _progress_fn(context: Context[Any, Any] | None) -> Any:
         await context.report_progress(value, total, message)
 
     return progress
+
+
+def _session_of(context: Context[Any, Any] | None) -> str | None:
+    """The client session a call came in on: ``session_id`` on SSE, ``mcp-session-id`` on
+    handshake-era Streamable HTTP; ``None`` for a stateless (modern-era) request."""
+    if context is None:
+        return None
+    try:
+        request = context.request_context.request
+    except ValueError:  # no request behind this call (in-process)
+        return None
+    headers = getattr(request, "headers", None)
+    if headers is not None and (session := headers.get("mcp-session-id")):
+        return str(session)
+    query = getattr(request, "query_params", None)
+    if query is not None and (session := query.get("session_id")):
+        return str(session)
+    return None
 
 
 def _error_result(text: str) -> CallToolResult:

@@ -18,7 +18,6 @@ call ``local_time``, a custom tool that runs here, in this process.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from datetime import datetime
@@ -27,14 +26,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anthropic
-import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
 from bridge import ensure_agent, run_session, start_session, tool
-from bridge.config import BridgeConfig, load_config
+from bridge.config import load_config
 from bridge.errors import BridgeError
-from bridge.tools.loader import build_registry
-from bridge.tools.registry import ToolSpec
+from bridge.tools.loader import build_registry, started_tools
 from vaults.errors import VaultError
 from vaults.remote import AnthropicRemote, client_for
 from vaults.store import Store
@@ -60,24 +57,6 @@ def _confirm_on_terminal(tool_use: Any) -> bool:
         return False
     answer = input(f"allow {tool_use.name}({json.dumps(tool_use.input)})? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
-
-
-def _bridge_tools(config: BridgeConfig, store: Store) -> list[ToolSpec]:
-    """The bridge's tools, for their annotations: destructive ones will ask for confirmation.
-
-    Sources are started as the bridge starts them, since a proxied MCP server lists its tools
-    only once it runs.
-    """
-    registry = build_registry(config, store.secret_resolver())
-
-    async def started() -> list[ToolSpec]:
-        async with contextlib.AsyncExitStack() as stack:
-            for source in registry.sources:
-                await source.start()
-                stack.push_async_callback(source.stop)
-            return registry.tools()
-
-    return anyio.run(started)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,11 +102,14 @@ def _environment(client: anthropic.Anthropic, args: argparse.Namespace) -> str:
 def attach_and_ask(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     with Store.open(create=False) as store:
+        # The bridge's tools, for their annotations: destructive ones will ask for confirmation.
+        # A source that is down stops the script here, before anything changes remotely.
+        registry = build_registry(config, store.secret_resolver())
+        tools = started_tools(registry, require_healthy=True)
         client = client_for(store)
         link = AnthropicRemote(store, client).link(
             args.token, vault=args.vault, url=config.server.public_url
         )
-        tools = _bridge_tools(config, store)
     agent = ensure_agent(
         client,
         config,

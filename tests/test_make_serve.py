@@ -54,7 +54,9 @@ def test_make_serve_prints_a_working_client_command_and_reuses_its_store(tmp_pat
     output = Lines(first.stdout)  # type: ignore[arg-type]
     try:
         output.until(r"examples/client\.py")
-        lines = output.seen
+        lines = list(output.seen)
+        # The URLs are printed once bound; sources (the flags MCP server) start after that.
+        output.until(r"Application startup complete")
         tokens = [line.strip() for line in lines if re.fullmatch(r"\s*mcpb_\S+", line)]
         assert len(tokens) == 1, lines
         call = subprocess.run(
@@ -74,7 +76,9 @@ def test_make_serve_prints_a_working_client_command_and_reuses_its_store(tmp_pat
     output = Lines(second.stdout)  # type: ignore[arg-type]
     try:
         output.until(r"examples/client\.py")
-        lines = output.seen
+        lines = list(output.seen)
+        # The URLs are printed once bound; sources (the flags MCP server) start after that.
+        output.until(r"Application startup complete")
         assert not any(re.fullmatch(r"\s*mcpb_\S+", line) for line in lines), (
             "minted a second token"
         )

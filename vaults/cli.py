@@ -373,21 +373,18 @@ def audit_(options: _Options, since: str | None, as_json: bool) -> None:
 
 
 def _public_url(config: str | None, public_url: str | None) -> str | None:
-    """The bridge's public URL: --public-url, else [server] public_url of --config."""
+    """The bridge's public URL: --public-url, else the one the bridge derives from --config
+    (its ``MCP_BRIDGE_PUBLIC_URL``, ``[server] public_url``, or the default from host and port).
+    """
     if public_url or not config:
         return public_url
-    import tomllib
+    from bridge.config import load_config
+    from bridge.errors import ConfigError
 
     try:
-        with open(config, "rb") as handle:
-            server = tomllib.load(handle).get("server", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"--config {config}: cannot read it: {exc}") from exc
-    url = server.get("public_url") if isinstance(server, dict) else None
-    if isinstance(url, str):
-        return url
-    host, port = server.get("host", "127.0.0.1"), server.get("port", 8765)
-    return f"http://{host}:{port}/mcp"
+        return load_config(Path(config)).server.public_url
+    except ConfigError as exc:
+        raise UsageError(f"--config: {exc}") from exc
 
 
 config_option = click.option("--config", metavar="FILE", help="Bridge config (for its public_url).")

@@ -1,23 +1,29 @@
 """From a validated config to a registry: one source per ``[[tools.*]]`` entry, curated.
 
-``build_registry`` is what ``serve`` and ``tools`` use; ``check_config`` is ``mcp-bridge check``:
-everything pydantic cannot see (modules that do not import, duplicate names after curation,
-``vault:`` references to secrets the store does not have, programs not on PATH, unused params).
+``build_registry`` is what ``serve`` and ``tools`` use; ``started_tools`` reads the tools of a
+registry outside ``serve`` (``tools``, ``check``, ``attach``); ``check_config`` is ``mcp-bridge
+check``: everything pydantic cannot see (modules that do not import, duplicate names after
+curation, ``vault:`` references to secrets the store does not have, programs not on PATH, unused
+params).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
+
 from bridge.config import BridgeConfig, CommandToolConfig
-from bridge.errors import ConfigError, ToolLoadError
+from bridge.errors import BridgeError, ConfigError, ToolLoadError
 from bridge.tools import mcp, openapi
 from bridge.tools.command import command_source, program_problem
 from bridge.tools.curation import curate, curation_problems
 from bridge.tools.python import python_source, tool_functions
-from bridge.tools.registry import Registry, StaticSource, ToolSource
+from bridge.tools.registry import Registry, StaticSource, ToolSource, ToolSpec
 from bridge.tools.secrets import SecretResolver, vault_reference
 
 
@@ -34,6 +40,40 @@ def build_registry(config: BridgeConfig, secrets: SecretResolver) -> Registry:
         if isinstance(source, mcp.McpSource):  # its tools appear at run time; earlier names win
             source.defer_to(sources[:index])
     return registry
+
+
+def started_tools(registry: Registry, *, require_healthy: bool = False) -> list[ToolSpec]:
+    """Every source's tools, read with the sources started, as ``serve`` starts them.
+
+    A proxied MCP server lists its tools (and their annotations) only once it runs, so each
+    source is started, the tools collected, and every source stopped again. With
+    ``require_healthy``, a source that is not healthy once started raises ``BridgeError``
+    naming it, rather than leaving its tools silently out. Runs its own event loop in a worker
+    thread, so it may be called from anywhere.
+    """
+
+    async def collect() -> list[ToolSpec]:
+        async with contextlib.AsyncExitStack() as stack:
+            for source in registry.sources:
+                await source.start()
+                stack.push_async_callback(source.stop)
+            down = [source for source in registry.sources if not source.healthy()]
+            if require_healthy and down:
+                raise BridgeError("; ".join(_down(source) for source in down))
+            return registry.tools()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, collect).result()
+
+
+def _down(source: ToolSource) -> str:
+    reason = getattr(source, "error", None)
+    return (
+        f"tool source {source.name!r} is down after starting"
+        + (f" ({reason})" if reason else "")
+        + "; its tools and their annotations cannot be read: fix it (`mcp-bridge check` "
+        "tells more) and retry"
+    )
 
 
 def check_config(
@@ -71,7 +111,16 @@ def check_config(
                     problem(key, message)
     for index, cfg in enumerate(config.tools.command):
         key = f"tools.command[{index}]"
-        names.setdefault(cfg.name, []).append(key)
+        for sub, text in curation_problems([cfg.name], cfg):
+            problem(f"{key}.{sub}", text)
+        if cfg.admits(cfg.name):
+            names.setdefault(cfg.final_name(cfg.name), []).append(key)
+        else:
+            problem(
+                key,
+                f"allow/deny leave out this command's only tool, {cfg.name!r}; "
+                "remove the entry instead",
+            )
         for sub, text in _command_problems(cfg, config.config_dir):
             problem(f"{key}.{sub}", text)
         for variable, value in cfg.env.items():
@@ -137,7 +186,7 @@ def _sources(config: BridgeConfig, secrets: SecretResolver) -> Iterator[ToolSour
     for cfg in config.tools.command:
         source = command_source(cfg, config.config_dir, secrets)
         taken.add(source.name)
-        yield source
+        yield StaticSource(name=source.name, specs=curate(source.specs, cfg))
     for index, api_cfg in enumerate(config.tools.openapi):
         try:
             api = openapi.openapi_source(api_cfg, secrets)

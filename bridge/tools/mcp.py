@@ -2,7 +2,12 @@
 
 The bridge connects as an MCP client (the SDK's ``Client``, handshake era) and serves the
 server's tools under the source's curation. One session is shared by every caller, or with
-``per_client`` each caller (vault credential) gets its own, at most ``max_processes`` of them.
+``per_client`` each client session gets its own (a child process, or a connection to a remote
+server), for servers that keep per-client state: at most ``max_processes`` of them, the least
+recently used idle one closed to make room, and any idle for ``idle_timeout`` closed. A client
+session is the SSE connection or the handshake-era Streamable HTTP session, always together
+with the caller's credential name; a modern-era (stateless) Streamable HTTP request belongs to
+no session, so those calls share one child per credential.
 
 Each session is supervised: opened at start (a failure leaves the source unhealthy, not the
 bridge down), reopened with exponential backoff whenever it ends, and while it is down calls
@@ -28,7 +33,6 @@ import logging
 import math
 import os
 import re
-import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
@@ -63,10 +67,24 @@ from pydantic import (
     model_validator,
 )
 
-from bridge.errors import ToolLoadError
+from bridge.errors import SecretUnavailableError, ToolLoadError
 from bridge.tools.curation import Curation, curate
 from bridge.tools.registry import CallContext, ToolSource, ToolSpec
-from bridge.tools.secrets import SecretResolver, redact, vault_reference
+from bridge.tools.remote_auth import (
+    AbsoluteUrl,
+    Headers,
+    SourceName,
+    VaultBearer,
+    auth_references,
+    resolve_auth,
+)
+from bridge.tools.secrets import (
+    SecretResolver,
+    redact,
+    redact_result,
+    resolve_references,
+    vault_reference,
+)
 
 log = logging.getLogger("bridge.mcp")
 
@@ -74,10 +92,7 @@ Streams = tuple[Any, Any]
 Opener = Callable[
     [], Awaitable[tuple[contextlib.AbstractAsyncContextManager[Streams], tuple[str, ...]]]
 ]
-_SOURCE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie")
 _MAX_PAGES = 100
 _STABLE = 10.0  # a session that lasted this long resets the restart backoff
 _CALL_GRACE = 1.0  # the server layer's timeout fires first; the SDK's is a backstop
@@ -106,14 +121,14 @@ Seconds = Annotated[float, BeforeValidator(_to_seconds), Field(gt=0)]
 class McpToolsConfig(Curation):
     """``[[tools.mcp]]``: a stdio server to run (``command``) or a remote one (``url``)."""
 
-    name: str
+    name: SourceName
     command: tuple[str, ...] | None = Field(default=None, min_length=1)
     cwd: Path | None = None
     env: Mapping[str, str] = {}
-    url: str | None = None
+    url: AbsoluteUrl | None = None
     transport: Literal["streamable-http", "sse"] | None = None
-    bearer: str | None = None
-    headers: Mapping[str, str] = {}
+    bearer: VaultBearer | None = None
+    headers: Headers = {}
     per_client: bool = False
     max_processes: int = Field(default=8, ge=1, le=1024)
     idle_timeout: Seconds = 600.0
@@ -121,13 +136,6 @@ class McpToolsConfig(Curation):
     restart_delay: Seconds = 0.5
     restart_delay_max: Seconds = 30.0
     timeout: Seconds | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        if not _SOURCE_NAME.fullmatch(value):
-            raise ValueError(f"{value!r} must be 1-64 characters from A-Z a-z 0-9 _ . -")
-        return value
 
     @field_validator("command")
     @classmethod
@@ -155,41 +163,6 @@ class McpToolsConfig(Curation):
                 raise ValueError(f"{name!r} is not a valid environment variable name")
             if vault_reference(item) == "":
                 raise ValueError(f"{name}: 'vault:' needs a secret name, like 'vault:files-token'")
-        return value
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} must be an absolute http(s) URL like https://host/mcp")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("must not carry credentials; use bearer = 'vault:NAME'")
-        return value
-
-    @field_validator("bearer")
-    @classmethod
-    def _check_bearer(cls, value: str | None) -> str | None:
-        if value is not None and not vault_reference(value):
-            raise ValueError(
-                "must name a vault secret, like 'vault:files-token' "
-                "(store it with `mcp-vault add NAME --kind secret`)"
-            )
-        return value
-
-    @field_validator("headers")
-    @classmethod
-    def _check_headers(cls, value: Mapping[str, str]) -> Mapping[str, str]:
-        for name, item in value.items():
-            if not _HEADER_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a valid HTTP header name")
-            reference = vault_reference(item)
-            if reference == "":
-                raise ValueError(f"{name}: 'vault:' needs a secret name, like 'vault:api-key'")
-            if reference is None and name.lower() in _SECRET_HEADERS:
-                raise ValueError(f"{name}: a credential must come from the vault ('vault:NAME')")
         return value
 
     @model_validator(mode="after")
@@ -220,7 +193,7 @@ class McpSource:
         self._secrets = secrets
         self._specs: list[ToolSpec] = []
         self._main: _Upstream | None = None
-        self._pool: dict[str, _Upstream] = {}
+        self._pool: dict[tuple[str, str | None], _Upstream] = {}
         self._group: anyio.abc.TaskGroup | None = None
         self._earlier: tuple[ToolSource, ...] = ()
         self._listeners: list[Callable[[], Awaitable[None]]] = []
@@ -342,7 +315,7 @@ class McpSource:
                 read_timeout_seconds=context.timeout + _CALL_GRACE,
                 progress_callback=on_progress if report is not None else None,
             )
-            return _redacted(result, upstream.hidden)
+            return redact_result(result, upstream.hidden)
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
                 return _error(f"{self._label} went away during the call; it is being restarted")
@@ -357,14 +330,16 @@ class McpSource:
             upstream.last_used = time.monotonic()
 
     def _for_caller(self, context: CallContext) -> _Upstream | None:
-        key = context.caller or ""
+        key = (context.caller or "", context.session)
         upstream = self._pool.get(key)
         if upstream is None:
             if self._group is None:
                 return None
             if len(self._pool) >= self.cfg.max_processes and not self._evict_idle():
                 return None
-            upstream = self._upstream(f"{self._label} (client {key or '-'})")
+            # A session id lets its holder post to the session: only a prefix reaches the log.
+            session = f", session {context.session[:8]}" if context.session else ""
+            upstream = self._upstream(f"{self._label} (client {key[0] or '-'}{session})")
             self._pool[key] = upstream
             self._group.start_soon(upstream.run)
         return upstream
@@ -373,7 +348,7 @@ class McpSource:
         idle = [(up.last_used, key) for key, up in self._pool.items() if up.active == 0]
         if not idle:
             return False
-        _, key = min(idle)
+        _, key = min(idle, key=lambda item: item[0])
         self._pool.pop(key).cancel()
         return True
 
@@ -533,7 +508,7 @@ async def _stdio(
     from bridge.tools.command import base_environment  # it imports bridge.config, which imports us
 
     assert cfg.command is not None
-    values, hidden = await anyio.to_thread.run_sync(_resolve, cfg.env, secrets, "env")
+    values, hidden = await anyio.to_thread.run_sync(resolve_references, cfg.env, secrets, "env")
     params = StdioServerParameters(
         command=cfg.command[0],
         args=list(cfg.command[1:]),
@@ -547,12 +522,7 @@ async def _remote(
     cfg: McpToolsConfig, cwd: Path, secrets: SecretResolver
 ) -> tuple[contextlib.AbstractAsyncContextManager[Streams], tuple[str, ...]]:
     assert cfg.url is not None
-    table = dict(cfg.headers)
-    if cfg.bearer is not None:
-        table["Authorization"] = cfg.bearer
-    headers, hidden = await anyio.to_thread.run_sync(_resolve, table, secrets, "headers")
-    if cfg.bearer is not None:
-        headers["Authorization"] = f"Bearer {headers['Authorization']}"
+    headers, hidden = await anyio.to_thread.run_sync(resolve_auth, cfg.headers, cfg.bearer, secrets)
     sse = cfg.transport == "sse" or (
         cfg.transport is None and urlsplit(cfg.url).path.rstrip("/").endswith("/sse")
     )
@@ -578,27 +548,6 @@ def _offer(send: Any, signal: str) -> None:
         send.send_nowait(signal)
 
 
-def _resolve(
-    table: Mapping[str, str], secrets: SecretResolver, what: str
-) -> tuple[dict[str, str], tuple[str, ...]]:
-    values: dict[str, str] = {}
-    hidden: list[str] = []
-    for key, value in table.items():
-        secret = vault_reference(value)
-        if secret is None:
-            values[key] = value
-            continue
-        try:
-            values[key] = secrets.get(secret)
-        except Exception as exc:
-            raise ToolLoadError(
-                f"secret {secret!r} ({what} {key}) is not available; "
-                f"add it with `mcp-vault add {secret} --kind secret`"
-            ) from exc
-        hidden.append(values[key])
-    return values, tuple(hidden)
-
-
 def _forward_log(
     label: str, params: LoggingMessageNotificationParams, hidden: tuple[str, ...]
 ) -> None:
@@ -613,6 +562,8 @@ def _describe(exc: BaseException) -> str:
         exc = exc.exceptions[0]
     if isinstance(exc, ToolLoadError):
         return exc.detail
+    if isinstance(exc, SecretUnavailableError):
+        return str(exc)
     if isinstance(exc, MCPError):
         if exc.code == CONNECTION_CLOSED:
             return "it closed the connection during the handshake"
@@ -632,31 +583,6 @@ def _error(text: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
-def _redacted(result: CallToolResult, hidden: tuple[str, ...]) -> CallToolResult:
-    if not hidden:
-        return result
-    content = [
-        block.model_copy(update={"text": redact(block.text, hidden)})
-        if isinstance(block, TextContent)
-        else block
-        for block in result.content
-    ]
-    structured = result.structured_content
-    if structured is not None:
-        structured = _redact_tree(structured, hidden)
-    return result.model_copy(update={"content": content, "structured_content": structured})
-
-
-def _redact_tree(value: Any, hidden: tuple[str, ...]) -> Any:
-    if isinstance(value, str):
-        return redact(value, hidden)
-    if isinstance(value, dict):
-        return {key: _redact_tree(item, hidden) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redact_tree(item, hidden) for item in value]
-    return value
-
-
 def mcp_source(cfg: McpToolsConfig, config_dir: Path, secrets: SecretResolver) -> McpSource:
     """The source for ``cfg``; nothing runs until ``start``."""
     return McpSource(cfg, config_dir, secrets)
@@ -665,15 +591,13 @@ def mcp_source(cfg: McpToolsConfig, config_dir: Path, secrets: SecretResolver) -
 def secret_references(cfg: McpToolsConfig) -> list[tuple[str, str]]:
     """``(key, secret name)`` for every ``vault:`` value of ``cfg``."""
     found = [(f"env.{name}", vault_reference(value)) for name, value in cfg.env.items()]
-    found += [(f"headers.{name}", vault_reference(value)) for name, value in cfg.headers.items()]
-    if cfg.bearer is not None:
-        found.append(("bearer", vault_reference(cfg.bearer)))
-    return [(key, secret) for key, secret in found if secret]
+    env = [(key, secret) for key, secret in found if secret]
+    return env + auth_references(cfg.headers, cfg.bearer)
 
 
 def static_problems(cfg: McpToolsConfig, config_dir: Path) -> list[tuple[str, str]]:
     """``(key, what is wrong)`` that can be seen without starting the server."""
-    from bridge.tools.command import base_environment
+    from bridge.tools.command import program_problem  # it imports bridge.config, which imports us
 
     if cfg.command is None:
         return []
@@ -681,14 +605,8 @@ def static_problems(cfg: McpToolsConfig, config_dir: Path) -> list[tuple[str, st
     cwd = cfg.cwd or config_dir
     if not cwd.is_dir():
         problems.append(("cwd", f"{str(cwd)!r} is not a directory"))
-    program = cfg.command[0]
-    search = cfg.env.get("PATH", base_environment()["PATH"])
-    if os.sep in program:
-        target = Path(program) if Path(program).is_absolute() else cwd / program
-        if not (target.is_file() and os.access(target, os.X_OK)):
-            problems.append(("command", f"program {program!r} is not an executable file"))
-    elif shutil.which(program, path=search) is None:
-        problems.append(("command", f"program {program!r} is not on PATH ({search})"))
+    if (problem := program_problem(cfg.command[0], cwd, cfg.env)) is not None:
+        problems.append(("command", problem))
     return problems
 
 

@@ -9,12 +9,19 @@ nothing of the caller's request is forwarded. The response body, JSON or text, r
 output cap and with the credential values redacted, is the result; a 3xx/4xx/5xx answer is an
 ``isError`` result with the status and a short body. GET and HEAD operations are read-only.
 
-The source is healthy while the service answers: a bare ``HEAD`` of ``base_url`` (no
-credential, any status will do) is sent at start and then every second while the service
-is down; a call that cannot connect marks it down, one that gets an answer marks it up.
+The source is healthy while its document is loaded and the service answers: a bare ``HEAD`` of
+``base_url`` (no credential, any status will do) is sent at start and then every second while
+the service is down; a call that cannot connect marks it down, one that gets an answer marks it
+up.
 
-The document is read once, when the config is loaded, from a file or an http(s) URL; JSON, or
-YAML when PyYAML is installed.
+The document is read when the config is loaded, from a file or an http(s) URL; JSON, or YAML
+when PyYAML is installed. A file that is missing or invalid is a config error. A URL is the
+service's business: when it cannot be fetched (or what it serves is no usable document) the
+source starts with no tools and unhealthy, fetches again in the background (``retry_delay``,
+doubling up to ``retry_delay_max``), and once the document loads its tools appear and listeners
+registered with ``on_tools_changed`` are told; names other sources already serve by then are
+left out (and logged). The service's credential goes with the fetch only when the URL has the
+origin of ``base_url``, and is dropped from any redirect to another origin.
 """
 
 from __future__ import annotations
@@ -23,8 +30,8 @@ import fnmatch
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urljoin, urlsplit
@@ -37,18 +44,23 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from bridge.errors import ToolLoadError
+from bridge.errors import SecretUnavailableError, ToolLoadError
 from bridge.tools.curation import Curation, curate, curation_problems, tool_name_problem
-from bridge.tools.registry import CallContext, ToolSpec
-from bridge.tools.secrets import SecretResolver, redact, vault_reference
+from bridge.tools.registry import CallContext, Registry, ToolSpec
+from bridge.tools.remote_auth import (
+    AbsoluteUrl,
+    Headers,
+    SourceName,
+    VaultBearer,
+    auth_references,
+    resolve_auth,
+)
+from bridge.tools.secrets import SecretResolver, redact
 
 log = logging.getLogger("bridge.openapi")
 
-_SOURCE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie")
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _READ_ONLY = ("get", "head")
 _IDEMPOTENT = ("get", "head", "put", "delete", "options", "trace")
@@ -58,6 +70,7 @@ _DEFAULT_TIMEOUT = 30.0
 _CONNECT_TIMEOUT = 5.0
 _RECHECK = 1.0
 _SHORT_BODY = 500
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _MAX_DEPTH = 32
 
 
@@ -77,22 +90,17 @@ def _is_url(value: str) -> bool:
 class OpenApiToolsConfig(Curation):
     """``[[tools.openapi]]``: the operations of an HTTP service, from its OpenAPI document."""
 
-    name: str
+    name: SourceName
     spec: str
-    base_url: str | None = None
+    base_url: AbsoluteUrl | None = None
     include: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
-    bearer: str | None = None
-    headers: Mapping[str, str] = {}
+    bearer: VaultBearer | None = None
+    headers: Headers = {}
     timeout: Seconds | None = None
     max_connections: int = Field(default=10, ge=1, le=1000)
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        if not _SOURCE_NAME.fullmatch(value):
-            raise ValueError(f"{value!r} must be 1-64 characters from A-Z a-z 0-9 _ . -")
-        return value
+    retry_delay: Seconds = 1.0
+    retry_delay_max: Seconds = 60.0
 
     @field_validator("spec")
     @classmethod
@@ -107,40 +115,11 @@ class OpenApiToolsConfig(Curation):
             path = Path(base) / path
         return str(path)
 
-    @field_validator("base_url")
-    @classmethod
-    def _check_base_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} must be an absolute http(s) URL like https://host/api")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("must not carry credentials; use bearer = 'vault:NAME'")
-        return value
-
-    @field_validator("bearer")
-    @classmethod
-    def _check_bearer(cls, value: str | None) -> str | None:
-        if value is not None and not vault_reference(value):
-            raise ValueError(
-                "must name a vault secret, like 'vault:inventory-key' "
-                "(store it with `mcp-vault add NAME --kind secret`)"
-            )
-        return value
-
-    @field_validator("headers")
-    @classmethod
-    def _check_headers(cls, value: Mapping[str, str]) -> Mapping[str, str]:
-        for name, item in value.items():
-            if not _HEADER_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a valid HTTP header name")
-            reference = vault_reference(item)
-            if reference == "":
-                raise ValueError(f"{name}: 'vault:' needs a secret name, like 'vault:api-key'")
-            if reference is None and name.lower() in _SECRET_HEADERS:
-                raise ValueError(f"{name}: a credential must come from the vault ('vault:NAME')")
-        return value
+    @model_validator(mode="after")
+    def _check_retry(self) -> OpenApiToolsConfig:
+        if self.retry_delay_max < self.retry_delay:
+            raise ValueError("retry_delay_max must be at least retry_delay")
+        return self
 
 
 BodyKind = Literal["json", "text", "form"]
@@ -167,44 +146,61 @@ class _Operation:
     body: BodyKind | None
 
 
+@dataclass(frozen=True)
+class _Catalog:
+    """What one OpenAPI document yields for a source."""
+
+    base_url: str
+    operations: list[_Operation]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    every: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+
+
 class OpenApiSource:
-    """The selected operations of one service; the HTTP client lives from ``start`` to ``stop``."""
+    """The selected operations of one service; the HTTP client lives from ``start`` to ``stop``.
+
+    Built without a document (``missing`` says why) when its URL could not be loaded; ``start``
+    then keeps fetching it in the background.
+    """
 
     def __init__(
         self,
         cfg: OpenApiToolsConfig,
-        operations: list[_Operation],
-        base_url: str,
         secrets: SecretResolver,
-        skipped: list[tuple[str, str]],
-        every: list[tuple[str, tuple[str, ...]]],
+        document: Mapping[str, Any] | None,
+        *,
+        missing: str | None = None,
     ) -> None:
         self.name = f"openapi:{cfg.name}"
         self.cfg = cfg
-        self.base_url = base_url
-        self.operations = operations
+        self.base_url: str | None = None
+        self.operations: list[_Operation] = []
         self._secrets = secrets
-        self._skipped = skipped
-        self._every = every
+        self._skipped: list[tuple[str, str]] = []
+        self._every: list[tuple[str, tuple[str, ...]]] = []
+        self._specs: list[ToolSpec] = []
+        self._missing = missing if document is None else None
         self._client: httpx.AsyncClient | None = None
         self._group: anyio.abc.TaskGroup | None = None
         self._reachable = True
-        self._specs = curate([self._spec(op) for op in operations], cfg)
+        self._registry: Registry | None = None
+        self._listeners: list[Callable[[], Awaitable[None]]] = []
+        if document is not None:
+            self._use(_catalog(cfg, document))
 
     async def start(self) -> None:
-        limits = httpx.Limits(
-            max_connections=self.cfg.max_connections,
-            max_keepalive_connections=self.cfg.max_connections,
-        )
-        timeout = httpx.Timeout(self.cfg.timeout or _DEFAULT_TIMEOUT, connect=_CONNECT_TIMEOUT)
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, limits=limits, follow_redirects=False
-        )
-        await self._knock(self._client)
         group = anyio.create_task_group()
         await group.__aenter__()
         self._group = group
-        group.start_soon(self._recheck, self._client)
+        if self._missing is None:
+            await self._connect(group)
+            return
+        log.warning(
+            "openapi %s: %s; none of its tools are served until it loads, retrying",
+            self.cfg.name,
+            self._missing,
+        )
+        group.start_soon(self._load_later, group)
 
     async def stop(self) -> None:
         group, self._group = self._group, None
@@ -214,6 +210,99 @@ class OpenApiSource:
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+
+    def tools(self) -> list[ToolSpec]:
+        return list(self._specs)
+
+    def healthy(self) -> bool:
+        return self._missing is None and self._reachable
+
+    @property
+    def error(self) -> str | None:
+        """Why the source is not healthy, or ``None`` while it is."""
+        if self._missing is not None:
+            return self._missing
+        return None if self._reachable else f"cannot reach {self.base_url}"
+
+    def on_tools_changed(self, listener: Callable[[], Awaitable[None]]) -> None:
+        """Call ``listener`` once a document that could not be loaded at start has loaded."""
+        self._listeners.append(listener)
+
+    def joined(self, registry: Registry) -> None:
+        """Told by ``registry`` on joining it: tools loaded later leave out names it serves."""
+        self._registry = registry
+
+    def problems(self) -> list[tuple[str, str]]:
+        """``(key, what is wrong)`` with the document, selection and curation of this source."""
+        if self._missing is not None:
+            return [("spec", self._missing)]
+        found = list(self._skipped)
+        for key in ("include", "exclude"):
+            for pattern in getattr(self.cfg, key) or ():
+                if not any(_selects(pattern, op_id, tags) for op_id, tags in self._every):
+                    found.append((key, f"{pattern!r} matches no operationId or tag"))
+        found += curation_problems([op.id for op in self.operations], self.cfg)
+        if not self._specs:
+            found.append(("", "include/exclude/allow/deny leave no operation of this service"))
+        return found
+
+    def _use(self, catalog: _Catalog, taken: Iterable[str] = ()) -> None:
+        taken = set(taken)
+        specs = curate([self._spec(op) for op in catalog.operations], self.cfg)
+        for spec in specs:
+            if spec.name in taken:
+                log.error(
+                    "openapi %s: tool %r is not served, another source already has that name; "
+                    "use prefix or rename",
+                    self.cfg.name,
+                    spec.name,
+                )
+        self.base_url = catalog.base_url
+        self.operations = catalog.operations
+        self._skipped = catalog.skipped
+        self._every = catalog.every
+        self._specs = [spec for spec in specs if spec.name not in taken]
+
+    async def _load_later(self, group: anyio.abc.TaskGroup) -> None:
+        delay = self.cfg.retry_delay
+        while True:
+            await anyio.sleep(delay)
+            delay = min(delay * 2, self.cfg.retry_delay_max)
+            try:
+                document = await anyio.to_thread.run_sync(
+                    _fetch_document, self.cfg, self._secrets, abandon_on_cancel=True
+                )
+                catalog = _catalog(self.cfg, document)
+            except ToolLoadError as exc:
+                if exc.detail != self._missing:
+                    log.warning("openapi %s: %s; retrying", self.cfg.name, exc.detail)
+                self._missing = exc.detail
+                continue
+            break
+        self.base_url = catalog.base_url
+        await self._connect(group)
+        others = self._registry.sources if self._registry is not None else []
+        self._use(catalog, {spec.name for s in others if s is not self for spec in s.tools()})
+        self._missing = None
+        log.info("openapi %s: document loaded, %d tools", self.cfg.name, len(self._specs))
+        for listener in list(self._listeners):
+            try:
+                await listener()
+            except Exception:
+                log.exception("openapi %s: a tools-changed listener failed", self.cfg.name)
+
+    async def _connect(self, group: anyio.abc.TaskGroup) -> None:
+        assert self.base_url is not None
+        limits = httpx.Limits(
+            max_connections=self.cfg.max_connections,
+            max_keepalive_connections=self.cfg.max_connections,
+        )
+        timeout = httpx.Timeout(self.cfg.timeout or _DEFAULT_TIMEOUT, connect=_CONNECT_TIMEOUT)
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout, limits=limits, follow_redirects=False
+        )
+        await self._knock(self._client)
+        group.start_soon(self._recheck, self._client)
 
     async def _recheck(self, client: httpx.AsyncClient) -> None:
         # Without this, a red /readyz could stay red for good: a load balancer that honours it
@@ -239,24 +328,6 @@ class OpenApiSource:
                 "openapi %s: cannot reach %s (%s)", self.cfg.name, self.base_url, type(exc).__name__
             )
         self._reachable = False
-
-    def tools(self) -> list[ToolSpec]:
-        return list(self._specs)
-
-    def healthy(self) -> bool:
-        return self._reachable
-
-    def problems(self) -> list[tuple[str, str]]:
-        """``(key, what is wrong)`` with the selection and curation of this source."""
-        found = list(self._skipped)
-        for key in ("include", "exclude"):
-            for pattern in getattr(self.cfg, key) or ():
-                if not any(_selects(pattern, op_id, tags) for op_id, tags in self._every):
-                    found.append((key, f"{pattern!r} matches no operationId or tag"))
-        found += curation_problems([op.id for op in self.operations], self.cfg)
-        if not self._specs:
-            found.append(("", "include/exclude/allow/deny leave no operation of this service"))
-        return found
 
     def _spec(self, op: _Operation) -> ToolSpec:
         async def call(arguments: dict[str, Any], context: CallContext) -> CallToolResult:
@@ -334,68 +405,95 @@ class OpenApiSource:
         return _result(op, response, text, truncated, context.max_output)
 
     def _credentials(self, tool: str) -> tuple[dict[str, str], tuple[str, ...]]:
-        table = dict(self.cfg.headers)
-        if self.cfg.bearer is not None:
-            table["Authorization"] = self.cfg.bearer
-        values: dict[str, str] = {}
-        for key, value in table.items():
-            secret = vault_reference(value)
-            if secret is None:
-                values[key] = value
-                continue
-            try:
-                values[key] = self._secrets.get(secret)
-            except Exception as exc:
-                raise ToolError(
-                    f"Error executing tool {tool}: secret {secret!r} is not available; "
-                    f"add it with `mcp-vault add {secret} --kind secret`"
-                ) from exc
-        hidden = tuple(values[key] for key, value in table.items() if vault_reference(value))
-        if self.cfg.bearer is not None:
-            values["Authorization"] = f"Bearer {values['Authorization']}"
-        return values, hidden
+        try:
+            return resolve_auth(self.cfg.headers, self.cfg.bearer, self._secrets)
+        except SecretUnavailableError as exc:
+            raise ToolError(f"Error executing tool {tool}: {exc}") from exc
 
 
 def openapi_source(cfg: OpenApiToolsConfig, secrets: SecretResolver) -> OpenApiSource:
-    """Read ``cfg.spec`` and build the source. Raises ``ToolLoadError`` saying what is wrong."""
-    document = _load(cfg.spec)
-    base_url = _base_url(cfg, document)
-    operations, skipped, every = _operations(document, cfg)
-    return OpenApiSource(cfg, operations, base_url, secrets, skipped, every)
+    """Read ``cfg.spec`` and build the source.
+
+    Raises ``ToolLoadError`` saying what is wrong with a spec file. A spec URL that cannot be
+    loaded gives a source without tools that retries once started (its ``problems`` say why).
+    """
+    try:
+        document = _fetch_document(cfg, secrets)
+        return OpenApiSource(cfg, secrets, document)
+    except ToolLoadError as exc:
+        if not _is_url(cfg.spec):
+            raise
+        return OpenApiSource(cfg, secrets, None, missing=exc.detail)
 
 
 def secret_references(cfg: OpenApiToolsConfig) -> list[tuple[str, str]]:
     """``(key, secret name)`` for every ``vault:`` value of ``cfg``."""
-    found = [(f"headers.{name}", vault_reference(value)) for name, value in cfg.headers.items()]
-    if cfg.bearer is not None:
-        found.append(("bearer", vault_reference(cfg.bearer)))
-    return [(key, secret) for key, secret in found if secret]
+    return auth_references(cfg.headers, cfg.bearer)
 
 
-def _load(location: str) -> dict[str, Any]:
-    if _is_url(location):
+def _fetch_document(cfg: OpenApiToolsConfig, secrets: SecretResolver) -> dict[str, Any]:
+    """The document ``cfg.spec`` names (blocks: a file read or an HTTP fetch)."""
+    if not _is_url(cfg.spec):
+        return _checked(_read_file(cfg.spec), cfg.spec)
+    headers: dict[str, str] = {}
+    if cfg.base_url is not None and _origin(cfg.spec) == _origin(cfg.base_url):
         try:
-            response = httpx.get(location, timeout=_SPEC_TIMEOUT, follow_redirects=True)
+            headers, _ = resolve_auth(cfg.headers, cfg.bearer, secrets)
+        except SecretUnavailableError as exc:
+            raise ToolLoadError(f"cannot fetch {cfg.spec}: {exc}") from exc
+    return _checked(_fetch(cfg.spec, headers), cfg.spec)
+
+
+def _read_file(location: str) -> str:
+    try:
+        return Path(location).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ToolLoadError(f"cannot read {location}: {reason}") from exc
+
+
+def _fetch(url: str, credentials: Mapping[str, str]) -> str:
+    home = _origin(url)
+
+    def keep_credentials_home(request: httpx.Request) -> None:
+        if _origin(str(request.url)) != home:
+            for name in credentials:
+                request.headers.pop(name, None)
+
+    try:
+        with httpx.Client(
+            timeout=_SPEC_TIMEOUT,
+            follow_redirects=True,
+            event_hooks={"request": [keep_credentials_home]},
+        ) as client:
+            response = client.get(url, headers=dict(credentials))
             response.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            raise ToolLoadError(
-                f"cannot fetch {location}: HTTP {exc.response.status_code}"
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise ToolLoadError(f"cannot fetch {location}: {type(exc).__name__}") from exc
-        text = response.text
-    else:
-        try:
-            text = Path(location).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ToolLoadError(f"cannot read {location}: {reason}") from exc
+            return response.text
+    except httpx.HTTPStatusError as exc:
+        raise ToolLoadError(f"cannot fetch {url}: HTTP {exc.response.status_code}") from exc
+    except httpx.HTTPError as exc:
+        raise ToolLoadError(f"cannot fetch {url}: {type(exc).__name__}") from exc
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+def _checked(text: str, location: str) -> dict[str, Any]:
     document = _parse(text, location)
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3."):
         raise ToolLoadError(f"{location} is not an OpenAPI 3 document (no 'openapi: 3.x' key)")
     if not isinstance(document.get("paths"), dict):
         raise ToolLoadError(f"{location} has no 'paths' table")
     return document
+
+
+def _catalog(cfg: OpenApiToolsConfig, document: Mapping[str, Any]) -> _Catalog:
+    base_url = _base_url(cfg, document)
+    operations, skipped, every = _operations(document, cfg)
+    return _Catalog(base_url, operations, skipped, every)
 
 
 def _parse(text: str, location: str) -> Any:

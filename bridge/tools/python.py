@@ -32,7 +32,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from bridge.errors import ToolLoadError
-from bridge.tools.secrets import SecretResolver, redact
+from bridge.tools.secrets import SecretResolver, redact, redact_result
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver.tools.base import Tool
@@ -352,7 +352,7 @@ def _caller(
             raise _scrubbed(exc, values) from _scrubbed_cause(exc.__cause__, values)
         if not isinstance(result, CallToolResult):
             raise ToolError(f"Error executing tool {base.name}: multi-round input is not supported")
-        return _redacted(result, values) if values else result
+        return redact_result(result, values.values())
 
     return call
 
@@ -405,29 +405,3 @@ def _scrubbed_cause(cause: BaseException | None, values: Mapping[str, str]) -> B
         return None
     text = redact(f"{type(cause).__name__}: {cause}", values.values())
     return _RedactedError(text).with_traceback(cause.__traceback__)
-
-
-def _redacted(result: CallToolResult, values: Mapping[str, str]) -> CallToolResult:
-    from mcp.types import TextContent
-
-    secrets = list(values.values())
-    content = [
-        block.model_copy(update={"text": redact(block.text, secrets)})
-        if isinstance(block, TextContent)
-        else block
-        for block in result.content
-    ]
-    structured = result.structured_content
-    if structured is not None:
-        structured = _redact_tree(structured, secrets)
-    return result.model_copy(update={"content": content, "structured_content": structured})
-
-
-def _redact_tree(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, dict):
-        return {key: _redact_tree(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redact_tree(item, secrets) for item in value]
-    return value

@@ -21,12 +21,18 @@ ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
 @dataclass(frozen=True)
 class CallContext:
-    """What the server layer hands a tool at call time (never the caller's token)."""
+    """What the server layer hands a tool at call time (never the caller's token).
+
+    ``caller`` is the credential name; ``session`` the client session the call came in on (the
+    SSE ``session_id`` or the Streamable HTTP ``mcp-session-id``), ``None`` when the request
+    belongs to no session (stateless Streamable HTTP, in-process calls).
+    """
 
     timeout: float
     max_output: int
     progress: ProgressFn | None = None
     caller: str | None = None
+    session: str | None = None
 
 
 ToolCall = Callable[[dict[str, Any], CallContext], Awaitable[CallToolResult]]
@@ -55,7 +61,12 @@ class ToolSpec:
 
 @runtime_checkable
 class ToolSource(Protocol):
-    """A configured source of tools. ``start``/``stop`` run in the app lifespan."""
+    """A configured source of tools. ``start``/``stop`` run in the app lifespan.
+
+    Optional hooks: ``on_tools_changed(listener)`` (the app tells clients when tools change) and
+    ``joined(registry)`` (called on ``Registry.add_source``; a source whose tools appear at run
+    time uses it to leave out names other sources already serve).
+    """
 
     name: str
 
@@ -107,6 +118,9 @@ class Registry:
             )
         self._sources.append(source)
         self.tools()  # raises on a name collision
+        joined = getattr(source, "joined", None)
+        if joined is not None:  # a source whose tools may appear later, to yield to the others
+            joined(self)
 
     def tools(self) -> list[ToolSpec]:
         seen: dict[str, str] = {}

@@ -7,9 +7,12 @@ The server adapts ``vaults.Store`` to :class:`SecretResolver`; tests and embedde
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bridge.errors import SecretUnavailableError
+
+if TYPE_CHECKING:
+    from mcp.types import CallToolResult
 
 VAULT_PREFIX = "vault:"
 _MIN_REDACTED = 4
@@ -84,3 +87,32 @@ def redact(text: str, values: Iterable[str]) -> str:
     for value in sorted({v for v in values if len(v) >= _MIN_REDACTED}, key=len, reverse=True):
         text = text.replace(value, "[redacted]")
     return text
+
+
+def redact_result(result: CallToolResult, values: Iterable[str]) -> CallToolResult:
+    """``result`` with each secret value redacted from its text blocks and structured content."""
+    from mcp.types import TextContent  # ``import bridge`` (tool modules) stays light
+
+    hidden = tuple(values)
+    if not hidden:
+        return result
+    content = [
+        block.model_copy(update={"text": redact(block.text, hidden)})
+        if isinstance(block, TextContent)
+        else block
+        for block in result.content
+    ]
+    structured = result.structured_content
+    if structured is not None:
+        structured = _redact_tree(structured, hidden)
+    return result.model_copy(update={"content": content, "structured_content": structured})
+
+
+def _redact_tree(value: Any, hidden: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return redact(value, hidden)
+    if isinstance(value, dict):
+        return {key: _redact_tree(item, hidden) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(item, hidden) for item in value]
+    return value

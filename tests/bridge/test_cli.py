@@ -21,6 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from bridge.cli import main
 from tests.bridge.conftest import TOOLBOX
+from tests.fakes.server import RunningFake
 from tests.support.live import free_socket
 from tests.support.output import Lines
 from vaults.store import Store
@@ -260,3 +261,152 @@ def test_a_serve_that_fails_after_binding_lets_go_of_its_port(
     assert code == 2 and "auth.tokens" in err
     with socket.socket() as again:  # no SO_REUSEADDR: fails while anything still holds the port
         again.bind(("127.0.0.1", port))
+
+
+STDIO_SERVER = Path(__file__).parent / "backends" / "stdio_server.py"
+
+
+def _with_mcp_server(
+    workdir: Path, record: Path, *, blocked: bool = False, base: str = GOOD
+) -> Path:
+    record.mkdir()
+    if blocked:
+        (record / "block").touch()  # the server exits at once, code 2
+    config = workdir / "bridge.toml"
+    config.write_text(
+        base + f'\n[[tools.mcp]]\nname = "files"\nprefix = "files_"\nallow = ["echo", "add"]\n'
+        f'command = ["{sys.executable}", "{STDIO_SERVER}", "{record}"]\n'
+    )
+    return config
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_check_and_tools_count_the_tools_of_a_proxied_mcp_server(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _with_mcp_server(workdir, workdir / "record")
+    code, out, _ = _run(capsys, "tools", "--config", str(config), "--json")
+    names = [row["name"] for row in json.loads(out)]
+    assert code == 0 and {"files_echo", "files_add"} <= set(names)
+
+    code, out, err = _run(capsys, "check", "--config", str(config))
+
+    assert code == 0, err
+    assert f": {len(names)} tools, public URL " in out
+    # Every server started to read its tools was stopped again.
+    pids = [int(p.stem.split("-")[1]) for p in (workdir / "record").glob("env-*.json")]
+    assert pids and all(_gone(pid) for pid in pids)
+
+
+def test_started_tools_names_a_source_that_is_down(tmp_path: Path) -> None:
+    from bridge.config import load_config
+    from bridge.errors import BridgeError
+    from bridge.tools.loader import build_registry, started_tools
+    from bridge.tools.secrets import StaticSecrets
+
+    config = _with_mcp_server(tmp_path, tmp_path / "record", blocked=True, base="")
+    registry = build_registry(load_config(config), StaticSecrets())
+
+    assert started_tools(registry) == []
+    with pytest.raises(BridgeError) as caught:
+        started_tools(registry, require_healthy=True)
+
+    assert str(caught.value).startswith("tool source 'mcp:files' is down after starting")
+
+
+def test_attach_refuses_while_a_source_is_down_and_changes_nothing(
+    workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fake_api: RunningFake,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", fake_api.api_key)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
+    config = _with_mcp_server(workdir, workdir / "record", blocked=True)
+
+    code, out, err = _run(
+        capsys,
+        "attach", "--config", str(config), "--agent-name", "a", "--model", "claude-opus-4-8",
+        "--environment", "env_x", "--vault", "team",
+    )  # fmt: skip
+
+    assert code == 1 and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith("mcp-bridge: error: tool source 'mcp:files' is down after starting")
+    assert fake_api.state.requests == []
+
+
+@pytest.mark.parametrize(
+    ("server", "environ", "expected"),
+    [
+        pytest.param(
+            'public_url = "https://tools.example.com/mcp"',
+            {},
+            "https://tools.example.com/mcp",
+            id="file",
+        ),
+        pytest.param(
+            'public_url = "https://tools.example.com/mcp"',
+            {"MCP_BRIDGE_PUBLIC_URL": "https://tunnel.example.net/mcp"},
+            "https://tunnel.example.net/mcp",
+            id="environment-over-file",
+        ),
+        pytest.param('host = "::1"\nport = 9100', {}, "http://[::1]:9100/mcp", id="derived"),
+        pytest.param(
+            "port = 9100", {"MCP_BRIDGE_PORT": "9200"}, "http://127.0.0.1:9200/mcp", id="env-port"
+        ),
+    ],
+)
+def test_mcp_vault_takes_the_public_url_the_bridge_would_use(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fake_api: RunningFake,
+    server: str,
+    environ: dict[str, str],
+    expected: str,
+) -> None:
+    from vaults.cli import main as vault_main
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", fake_api.api_key)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
+    for variable, value in environ.items():
+        monkeypatch.setenv(variable, value)
+    config = tmp_path / "bridge.toml"
+    config.write_text(f"[server]\n{server}\n")
+    with Store.open() as store:
+        store.add_token("agents")
+    link = ["remote", "link", "agents", "--vault", "team", "--config", str(config), "--json"]
+
+    assert vault_main(link) == 0
+    assert json.loads(capsys.readouterr().out)["url"] == expected
+    assert vault_main(["doctor", "--config", str(config)]) == 0
+    capsys.readouterr()
+    # The bridge moved behind another URL: doctor sees it the way the bridge does.
+    monkeypatch.setenv("MCP_BRIDGE_PUBLIC_URL", "https://moved.example.org/mcp")
+    assert vault_main(["doctor", "--config", str(config)]) == 1
+    assert "public_url https://moved.example.org/mcp" in capsys.readouterr().out
+
+
+def test_mcp_vault_names_the_key_of_a_bad_bridge_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vaults.cli import main as vault_main
+
+    config = tmp_path / "bridge.toml"
+    config.write_text('[server]\npublic_url = "/mcp"\n')
+    with Store.open() as store:
+        store.init()
+
+    code = vault_main(["doctor", "--config", str(config)])
+
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert line.startswith(f"mcp-vault: error: --config: {config}: server.public_url: ")

@@ -8,12 +8,15 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
 from bridge.config import BridgeConfig, load_config, parse_template, to_seconds
 from bridge.errors import ConfigError, ToolLoadError
 from bridge.tools.loader import build_registry, check_config
+from bridge.tools.registry import CallContext
 from bridge.tools.secrets import StaticSecrets
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -358,10 +361,10 @@ BAD_CONFIGS = [
         "boolean",
     ),
     (
-        "curation-on-command",
-        '[[tools.command]]\nname = "t"\nargv = ["true"]\nprefix = "x_"\n',
+        "bad-curation-on-command",
+        '[[tools.command]]\nname = "t"\nargv = ["true"]\nprefix = "x y"\n',
         "tools.command[0].prefix",
-        "unknown key",
+        "may only use the characters",
     ),
 ]
 
@@ -647,3 +650,100 @@ def test_a_config_built_without_a_file_resolves_against_the_working_directory() 
     assert config.source is None
     assert config.config_dir == Path.cwd()
     assert config.server.public_url == "http://127.0.0.1:8765/mcp"
+
+
+CURATION = """
+allow = ["a*"]
+deny = ["b*"]
+rename = { a = "b" }
+descriptions = { a = "A." }
+prefix = "p_"
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "keys"),
+    [
+        pytest.param("python", 'module = "m"', id="python"),
+        pytest.param("command", 'name = "a"\nargv = ["true"]', id="command"),
+        pytest.param("mcp", 'name = "m"\ncommand = ["true"]', id="mcp"),
+        pytest.param("openapi", 'name = "o"\nspec = "o.json"', id="openapi"),
+    ],
+)
+def test_every_source_kind_takes_the_curation_keys(tmp_path: Path, kind: str, keys: str) -> None:
+    path = write(tmp_path, f"[[tools.{kind}]]\n{keys}\n{CURATION}")
+
+    (entry,) = getattr(load_config(path, environ={}).tools, kind)
+
+    assert (entry.allow, entry.deny, entry.prefix) == (("a*",), ("b*",), "p_")
+    assert (dict(entry.rename), dict(entry.descriptions)) == ({"a": "b"}, {"a": "A."})
+
+
+def test_a_command_tool_is_curated_like_any_other(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        [[tools.command]]
+        name = "say"
+        description = "Say something"
+        argv = ["{sys.executable}", "-c", "import sys; print(sys.argv[1])", "{{text}}"]
+        params = {{ text = {{ type = "string" }} }}
+        prefix = "ops_"
+        rename = {{ say = "echo" }}
+        descriptions = {{ say = "Print the text back" }}
+
+        [[tools.command]]
+        name = "hidden"
+        argv = ["true"]
+        deny = ["hid*"]
+        """,
+    )
+    registry = build_registry(load_config(path, environ={}), StaticSecrets())
+    context = CallContext(timeout=30, max_output=4096)
+
+    (spec,) = registry.tools()
+    result = anyio.run(spec.call, {"text": "hi there"}, context)
+    with pytest.raises(ToolError) as caught:
+        anyio.run(spec.call, {"text": 3}, context)
+
+    assert (spec.name, spec.description) == ("ops_echo", "Print the text back")
+    assert not result.is_error and "hi there" in str(result.content[0])
+    assert str(caught.value).startswith("Error executing tool ops_echo: ")
+    assert [source.name for source in registry.sources] == ["command:say", "command:hidden"]
+
+
+def test_check_reports_curation_mistakes_on_a_command(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [[tools.command]]
+        name = "deploy"
+        argv = ["true"]
+        rename = { deplyo = "ship" }
+        descriptions = { ship = "x" }
+
+        [[tools.command]]
+        name = "nothing"
+        argv = ["true"]
+        allow = ["some*"]
+
+        [[tools.command]]
+        name = "ploy"
+        argv = ["true"]
+        prefix = "de"
+        """,
+    )
+
+    problems = check_config(load_config(path, environ={}), StaticSecrets())
+
+    assert sorted(p.removeprefix(f"{path}: ") for p in problems) == sorted(
+        [
+            "tools.command[0].rename.deplyo: no tool named 'deplyo' in this source",
+            "tools.command[0].descriptions.ship: no tool named 'ship' in this source",
+            "tools.command[1].allow: 'some*' matches no tool of this source",
+            "tools.command[1]: allow/deny leave out this command's only tool, 'nothing'; "
+            "remove the entry instead",
+            "tools: tool name 'deploy' is defined by tools.command[0] and tools.command[2]; "
+            "rename one (or use prefix/rename)",
+        ]
+    )

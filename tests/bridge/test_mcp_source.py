@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+from mcp import Client
 from mcp.types import TextContent, ToolListChangedNotification
 
 from bridge.config import BridgeConfig, load_config
@@ -345,7 +346,39 @@ async def _wait_gone(pid: int, within: float = 10.0) -> None:
         await anyio.sleep(0.05)
 
 
-async def test_per_client_children_are_separate_and_bounded(
+async def _whoami(client: Client) -> int:
+    result = await client.call_tool("files_whoami", {})
+    assert result.structured_content is not None, _text(result)
+    return int(result.structured_content["result"])
+
+
+@pytest.mark.parametrize("transport", ["sse", "http-legacy"])
+async def test_per_client_gives_each_client_session_its_own_child_bounded(
+    start_bridge: StartBridge, store: Store, record: Path, transport: str
+) -> None:
+    store.add_secret("files-token", "child-secret-value")
+    bridge = start_bridge(_stdio_toml(record, extra="per_client = true\nmax_processes = 2"))
+    async with connect(bridge, transport) as first, connect(bridge, transport) as second:
+        first_child = await _whoami(first)
+        second_child = await _whoami(second)
+        first_again = await _whoami(first)
+        async with connect(bridge, transport) as third:
+            third_child = await _whoami(third)  # max_processes = 2: the idle second child goes
+            await _wait_gone(second_child)
+            first_still = await _whoami(first)
+            third_again = await _whoami(third)
+    (boot,) = {int(p.stem.split("-")[1]) for p in record.glob("env-*.json")} - {
+        first_child,
+        second_child,
+        third_child,
+    }
+    assert first_child == first_again == first_still
+    assert third_child == third_again
+    assert len({boot, first_child, second_child, third_child}) == 4
+    assert not _gone(boot) and not _gone(first_child) and not _gone(third_child)
+
+
+async def test_per_client_stateless_calls_share_one_child_per_credential(
     start_bridge: StartBridge, store: Store, record: Path
 ) -> None:
     store.add_secret("files-token", "child-secret-value")

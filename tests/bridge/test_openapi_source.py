@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
-from mcp.types import TextContent
+from mcp.types import TextContent, ToolListChangedNotification
 
 from bridge.config import BridgeConfig, load_config
 from bridge.errors import ConfigError, ToolLoadError
@@ -246,6 +247,11 @@ def test_a_missing_document_is_a_load_error_naming_the_key(tmp_path: Path) -> No
         pytest.param('spec = "a.json"\nbase_url = "ftp://x"', "http(s) URL", id="bad-base-url"),
         pytest.param('spec = "a.json"\nheaders = { Cookie = "c" }', "from the vault", id="cookie"),
         pytest.param('spec = "a.json"\ntimeout = "soon"', "duration", id="bad-timeout"),
+        pytest.param(
+            'spec = "a.json"\nretry_delay = "2s"\nretry_delay_max = "1s"',
+            "retry_delay_max",
+            id="backoff",
+        ),
     ],
 )
 def test_a_bad_openapi_table_names_the_key_and_the_problem(
@@ -283,3 +289,160 @@ rename = {{ ghost = "spirit" }}
         "'report' is defined by tools.command[0] and tools.openapi[0]" in p for p in problems
     )
     assert len(problems) == 4
+
+
+@pytest.mark.parametrize(
+    "content",
+    [pytest.param(None, id="missing"), pytest.param("{not json", id="invalid")],
+)
+def test_a_spec_file_that_is_missing_or_invalid_stays_a_config_error(
+    tmp_path: Path, content: str | None
+) -> None:
+    if content is not None:
+        (tmp_path / "nope.json").write_text(content)
+    config = _config(
+        tmp_path, '[[tools.openapi]]\nname = "x"\nspec = "nope.json"\nbase_url = "http://h"\n'
+    )
+    with pytest.raises(ToolLoadError) as caught:
+        build_registry(config, StaticSecrets())
+    assert "tools.openapi[0].spec" in str(caught.value) and "nope.json" in str(caught.value)
+
+
+def _late_toml(port: int, *, extra: str = "") -> str:
+    return f"""
+[[tools.openapi]]
+name = "inventory"
+spec = "http://127.0.0.1:{port}/openapi.json"
+base_url = "http://127.0.0.1:{port}/api"
+bearer = "vault:inventory-key"
+exclude = ["admin"]
+prefix = "inv_"
+retry_delay = "0.1s"
+retry_delay_max = "0.2s"
+{extra}
+"""
+
+
+@pytest.mark.parametrize("transport", ["sse", "http-legacy"])
+async def test_a_spec_url_down_at_boot_loads_later_and_connected_clients_are_told(
+    start_bridge: StartBridge, store: Store, transport: str
+) -> None:
+    store.add_secret("inventory-key", SECRET)
+    changed = anyio.Event()
+
+    async def on_message(message: object) -> None:
+        if isinstance(message, ToolListChangedNotification):
+            changed.set()
+
+    seen: list[dict[str, str]] = []
+    with free_socket() as sock:  # bound, not listening yet: connections are refused
+        bridge = start_bridge(_late_toml(sock.getsockname()[1]))
+        async with httpx.AsyncClient(base_url=bridge.url) as http:
+            at_start = await http.get("/readyz")
+        async with connect(bridge, transport, message_handler=on_message) as client:
+            before = {t.name for t in (await client.list_tools()).tools}
+            early = await client.call_tool("inv_report", {})
+            with serve(inventory_app(SECRET, seen, spec_needs_auth=True), sock=sock):
+                with anyio.fail_after(10):
+                    await changed.wait()
+                after = {t.name for t in (await client.list_tools()).tools}
+                report = await client.call_tool("inv_report", {})
+                await _wait_ready(bridge)
+    assert at_start.status_code == 503
+    assert at_start.json()["sources"]["openapi:inventory"] is False
+    assert "greet" in before and not any(name.startswith("inv_") for name in before)
+    assert early.is_error and "inv_report" in _text(early)
+    assert {"inv_report", "inv_getItem", "inv_listItems"} <= after and "inv_resetAll" not in after
+    assert _text(report) == "all good"
+    assert seen[0]["authorization"] == f"Bearer {SECRET}"  # the document needs the credential
+
+
+def test_check_reports_a_spec_url_that_cannot_be_fetched_and_serve_still_builds(
+    tmp_path: Path,
+) -> None:
+    with free_socket() as sock:
+        config = _config(tmp_path, _late_toml(sock.getsockname()[1]))
+        secrets = StaticSecrets({"inventory-key": SECRET})
+        problems = check_config(config, secrets)
+        (source,) = build_registry(config, secrets).sources
+    assert len(problems) == 1
+    assert "tools.openapi[0].spec: cannot fetch http://127.0.0.1:" in problems[0]
+    assert "ConnectError" in problems[0]
+    assert source.tools() == [] and not source.healthy()
+
+
+async def test_late_tools_leave_out_names_other_sources_already_serve(
+    tmp_path: Path, spec_file: Path
+) -> None:
+    with free_socket() as sock:
+        config = _config(
+            tmp_path,
+            f"""
+[[tools.command]]
+name = "inv_report"
+argv = ["true"]
+{_late_toml(sock.getsockname()[1])}
+""",
+        )
+        registry = build_registry(config, StaticSecrets({"inventory-key": SECRET}))
+        late = registry.sources[1]
+        await late.start()
+        try:
+            with serve(inventory_app(SECRET, []), sock=sock):
+                deadline = time.monotonic() + 10
+                while not late.healthy():
+                    assert time.monotonic() < deadline, "the document never loaded"
+                    await anyio.sleep(0.05)
+                names = [spec.name for spec in registry.tools()]
+                owner = registry.get("inv_report")
+        finally:
+            await late.stop()
+    assert names.count("inv_report") == 1 and owner is not None
+    assert owner.source == "command:inv_report"
+    assert "inv_getItem" in names
+
+
+@pytest.mark.parametrize(
+    ("auth", "header", "value"),
+    [
+        pytest.param('bearer = "vault:inventory-key"', "authorization", f"Bearer {SECRET}"),
+        pytest.param(
+            'headers = { X-Api-Key = "vault:inventory-key" }', "x-api-key", SECRET, id="header"
+        ),
+    ],
+)
+def test_the_spec_fetch_carries_the_credential_only_to_the_services_origin(
+    tmp_path: Path, auth: str, header: str, value: str
+) -> None:
+    home_seen: list[dict[str, str]] = []
+    elsewhere_seen: list[dict[str, str]] = []
+    secrets = StaticSecrets({"inventory-key": SECRET})
+    with serve(inventory_app(SECRET, elsewhere_seen)) as elsewhere:
+        app = inventory_app(
+            SECRET,
+            home_seen,
+            spec_needs_auth=True,
+            spec_redirect=f"{elsewhere.url}/openapi.json",
+        )
+        with serve(app) as home:
+
+            def source(spec: str) -> list[str]:
+                cfg = OpenApiToolsConfig.model_validate(
+                    {
+                        "name": "inventory",
+                        "spec": spec,
+                        "base_url": f"{home.url}/api",
+                        **tomllib.loads(auth),
+                    }
+                )
+                loaded = openapi_source(cfg, secrets)
+                assert loaded.healthy() and not loaded.problems(), loaded.problems()
+                return [spec.name for spec in loaded.tools()]
+
+            same_origin = source(f"{home.url}/openapi.json")
+            other_origin = source(f"{elsewhere.url}/openapi.json")
+            redirected = source(f"{home.url}/moved.json")
+    assert "getItem" in same_origin and same_origin == other_origin == redirected
+    assert [h.get(header) for h in home_seen] == [value, value]  # the document and /moved.json
+    assert len(elsewhere_seen) == 2
+    assert not any(SECRET in v for h in elsewhere_seen for v in h.values())

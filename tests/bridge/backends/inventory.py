@@ -1,7 +1,8 @@
 """An internal HTTP service for the OpenAPI tests, with its OpenAPI document at /openapi.json.
 
 Every API request must carry ``Authorization: Bearer <secret>`` or ``X-Api-Key: <secret>``
-(else 401). The headers of every request are appended to ``seen``.
+(else 401); so must a request for the document with ``spec_needs_auth``. ``/moved.json``
+redirects to ``spec_redirect``. The headers of every request are appended to ``seen``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 _ITEM = {"$ref": "#/components/schemas/Item"}
@@ -140,7 +141,13 @@ SPEC: dict[str, Any] = {
 _ITEMS = {1: {"id": 1, "name": "bolt", "price": 0.5}, 2: {"id": 2, "name": "nut", "price": 0.2}}
 
 
-def inventory_app(secret: str, seen: MutableSequence[dict[str, str]]) -> Starlette:
+def inventory_app(
+    secret: str,
+    seen: MutableSequence[dict[str, str]],
+    *,
+    spec_needs_auth: bool = False,
+    spec_redirect: str | None = None,
+) -> Starlette:
     """The service; ``secret`` is the credential it accepts."""
 
     def authorized(request: Request) -> bool:
@@ -159,8 +166,13 @@ def inventory_app(secret: str, seen: MutableSequence[dict[str, str]]) -> Starlet
         return endpoint
 
     async def spec(request: Request) -> Response:
-        seen.append(dict(request.headers))
+        if not authorized(request) and spec_needs_auth:
+            return JSONResponse({"detail": "unauthorized"}, status_code=401)
         return JSONResponse(SPEC)
+
+    async def moved(request: Request) -> Response:
+        seen.append(dict(request.headers))
+        return RedirectResponse(spec_redirect or "/openapi.json", status_code=307)
 
     async def list_items(request: Request) -> Response:
         limit = int(request.query_params.get("limit", "100"))
@@ -205,6 +217,7 @@ def inventory_app(secret: str, seen: MutableSequence[dict[str, str]]) -> Starlet
     return Starlette(
         routes=[
             Route("/openapi.json", spec),
+            Route("/moved.json", moved),
             Route("/api/items", guarded(list_items), methods=["GET"]),
             Route("/api/items", guarded(create_item), methods=["POST"]),
             Route("/api/items/{item_id}", guarded(item), methods=["GET", "HEAD", "DELETE"]),
