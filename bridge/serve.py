@@ -100,7 +100,12 @@ def _announce(
     announce: Callable[[str], None],
 ) -> None:
     base = f"http://{config.server.host}:{port}"
-    announce(f"mcp-bridge: serving {config.server.name!r} ({len(registry.tools())} tools)")
+    known = len(registry.tools())  # proxied MCP servers add theirs once started
+    sources = len(registry.sources)
+    announce(
+        f"mcp-bridge: serving {config.server.name!r} "
+        f"({known} tools known before start-up, from {sources} sources)"
+    )
     announce(f"  Streamable HTTP: {base}/mcp")
     announce(f"  SSE:             {base}/sse")
     announce(f"  public URL:      {config.server.public_url}")
