@@ -246,26 +246,9 @@ def attach(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``mcp-bridge`` with ``argv`` (default: the process arguments); returns the exit code."""
-    from vaults.errors import VaultError
+    from vaults.cli import run
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        code = cli.main(args=args, prog_name=PROG, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo(f"{PROG}: error: aborted", err=True)
-        return 1
-    except click.ClickException as exc:
-        hint = ""
-        if isinstance(exc, click.UsageError) and exc.ctx is not None:
-            hint = f" (see {exc.ctx.command_path} --help)"
-        click.echo(f"{PROG}: error: {exc.format_message()}{hint}", err=True)
-        return exc.exit_code
-    except (BridgeError, VaultError) as exc:
-        click.echo(f"{PROG}: error: {exc}", err=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    return code if isinstance(code, int) else 0
+    return run(cli, PROG, argv, expected=(BridgeError,))
 
 
 if __name__ == "__main__":

@@ -502,27 +502,42 @@ def remote_unlink(options: _Options, name: str, vault: str) -> None:
         click.echo(f"unlinked {name} from {link.vault_id} (archived {link.remote_id})")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``mcp-vault`` with ``argv`` (default: the process arguments); returns the exit code."""
+def run(
+    group: click.Group,
+    prog: str,
+    argv: Sequence[str] | None,
+    expected: tuple[type[Exception], ...] = (),
+) -> int:
+    """Run a click ``group`` as a command: expected errors are one stderr line and an exit code.
+
+    ``expected`` exception types carry their own ``exit_code``; ``VaultError`` always does.
+    Shared by ``mcp-vault`` and ``mcp-bridge``.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    handled: tuple[type[Exception], ...] = (VaultError, *expected)
     try:
-        code = cli.main(args=args, prog_name=PROG, standalone_mode=False)
+        code = group.main(args=args, prog_name=prog, standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo(f"{PROG}: error: aborted", err=True)
+        click.echo(f"{prog}: error: aborted", err=True)
         return 1
     except click.ClickException as exc:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see {exc.ctx.command_path} --help)"
-        click.echo(f"{PROG}: error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"{prog}: error: {exc.format_message()}{hint}", err=True)
         return exc.exit_code
-    except VaultError as exc:
-        click.echo(f"{PROG}: error: {exc}", err=True)
-        return exc.exit_code
+    except handled as exc:
+        click.echo(f"{prog}: error: {exc}", err=True)
+        return int(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
-        click.echo(f"{PROG}: error: interrupted", err=True)
+        click.echo(f"{prog}: error: interrupted", err=True)
         return 130
     return code if isinstance(code, int) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mcp-vault`` with ``argv`` (default: the process arguments); returns the exit code."""
+    return run(cli, PROG, argv)
 
 
 if __name__ == "__main__":
