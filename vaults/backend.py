@@ -27,6 +27,7 @@ from keyring.credentials import SimpleCredential
 
 from vaults.errors import BackendCorruptError
 from vaults.paths import resolve_store_dir
+from vaults.sqlite import enable_wal
 
 __all__ = ["CREDENTIAL_NAME", "DB_NAME", "KEY_NAME", "CorruptSecretError", "EncryptedKeyring"]
 
@@ -188,7 +189,7 @@ class EncryptedKeyring(KeyringBackend):
         try:
             db = sqlite3.connect(self.db_path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
             try:
-                db.execute("PRAGMA journal_mode = WAL")
+                enable_wal(db)
                 for statement in _SCHEMA:
                     db.execute(statement)
                 nonce = os.urandom(_NONCE_BYTES)

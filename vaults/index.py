@@ -19,6 +19,7 @@ from typing import Any
 
 from vaults.errors import NotFoundError, StoreError
 from vaults.paths import ensure_private_file, make_private
+from vaults.sqlite import enable_wal
 
 FILENAME = "index.db"
 BUSY_TIMEOUT_MS = 5000
@@ -270,7 +271,7 @@ class Index:
         self._depth = 0
         self._conn = connect(self.path)
         try:
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            enable_wal(self._conn)
             self._migrate()
         except sqlite3.Error as exc:
             self._conn.close()

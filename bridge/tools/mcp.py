@@ -401,7 +401,8 @@ class _Upstream:
                         await self._session()
                         self.error = "the connection ended" if self._cfg.url else "it exited"
                     except Exception as exc:
-                        self.error = _describe(exc)
+                        # An upstream error may echo a vault value (its env, its bearer).
+                        self.error = redact(_describe(exc), self.hidden)
                     self.attempted.set()
                     if not self._retry:
                         return
@@ -457,7 +458,8 @@ class _Upstream:
         try:
             tools = await _list_tools(client)
         except (MCPError, ValidationError) as exc:
-            log.warning("%s: cannot refresh the tool list (%s)", self.label, _describe(exc))
+            reason = redact(_describe(exc), self.hidden)
+            log.warning("%s: cannot refresh the tool list (%s)", self.label, reason)
             return
         self.tools = tools
         if self._on_tools is not None:

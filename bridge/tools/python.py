@@ -386,10 +386,16 @@ def _read_secrets(
 
 
 def _mentions(exc: BaseException | None, values: Mapping[str, str]) -> bool:
-    if exc is None or not values:
-        return False
-    text = str(exc)
-    return redact(text, values.values()) != text
+    # The whole chain a traceback prints: an exception raised while handling one that carried
+    # the value would otherwise bring it into the log.
+    seen: set[int] = set()
+    while exc is not None and values and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc)
+        if redact(text, values.values()) != text:
+            return True
+        exc = exc.__cause__ if exc.__suppress_context__ else (exc.__cause__ or exc.__context__)
+    return False
 
 
 class _RedactedError(Exception):

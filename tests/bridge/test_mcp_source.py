@@ -16,9 +16,9 @@ from mcp import Client
 from mcp.types import TextContent, ToolListChangedNotification
 
 from bridge.config import BridgeConfig, load_config
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, ToolLoadError
 from bridge.tools.loader import check_config
-from bridge.tools.mcp import McpSource, McpToolsConfig
+from bridge.tools.mcp import McpSource, McpToolsConfig, probe_tools
 from bridge.tools.registry import CallContext
 from bridge.tools.secrets import StaticSecrets
 from tests.bridge.backends.remote import remote_app
@@ -592,3 +592,28 @@ async def test_listeners_hear_of_a_changed_tool_list(record: Path) -> None:
     finally:
         await source.stop()
     assert not source.healthy()
+
+
+REFUSING_SERVER = """
+import json, os, sys
+request = json.loads(sys.stdin.readline())
+message = "API_TOKEN " + os.environ["API_TOKEN"] + " is not accepted"
+error = {"code": -32603, "message": message}
+print(json.dumps({"jsonrpc": "2.0", "id": request["id"], "error": error}), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_an_upstream_error_echoing_a_vault_value_is_redacted(tmp_path: Path) -> None:
+    server = tmp_path / "refusing.py"
+    server.write_text(REFUSING_SERVER)
+    secret = "child-secret-value-123"
+    cfg = McpToolsConfig(
+        name="files",
+        command=(sys.executable, str(server)),
+        env={"API_TOKEN": "vault:files-token"},
+    )
+    with pytest.raises(ToolLoadError) as caught:
+        probe_tools(cfg, tmp_path, StaticSecrets({"files-token": secret}))
+    assert "is not accepted" in str(caught.value)
+    assert secret not in str(caught.value) and "[redacted]" in str(caught.value)

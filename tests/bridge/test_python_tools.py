@@ -396,6 +396,11 @@ SECRETIVE = """
             raise RuntimeError(f"HTTP 401 for https://crm/api?key={secrets['crm-key']}")
         if customer == "undeclared":
             return secrets["other-key"]
+        if customer == "chained":
+            try:
+                raise ValueError(f"bad key {secrets['crm-key']}")
+            except ValueError:
+                raise RuntimeError("CRM call failed")  # the key rides along as __context__
         return f"{customer}: key of length {len(secrets['crm-key'])}"
 
     @tool(secrets=["crm-key"])
@@ -462,6 +467,20 @@ def test_a_secret_in_an_error_is_redacted_everywhere_a_log_would_look(
     logged = "".join(traceback.format_exception(caught.value))
     assert SECRET not in logged
     assert "[redacted]" in logged
+    assert str(caught.value).startswith("Error executing tool crm_lookup")
+
+
+def test_a_secret_deeper_in_the_exception_chain_stays_out_of_the_traceback(
+    load: Loader,
+) -> None:
+    specs = load(SECRETIVE, StaticSecrets({"crm-key": SECRET}))
+
+    with pytest.raises(ToolError) as caught:
+        call(specs["crm_lookup"], {"customer": "chained"})
+
+    logged = "".join(traceback.format_exception(caught.value))
+    assert SECRET not in logged
+    assert "CRM call failed" in logged
     assert str(caught.value).startswith("Error executing tool crm_lookup")
 
 
