@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from bridge.errors import ConfigError
+from bridge.tools.child import ChildCwd, ChildEnv
 from bridge.tools.curation import Curation, tool_name_problem
 from bridge.tools.mcp import McpToolsConfig
 from bridge.tools.openapi import OpenApiToolsConfig
@@ -244,8 +245,8 @@ class CommandToolConfig(Curation):
     description: str = ""
     params: Mapping[str, ParamConfig] = {}
     argv: tuple[str, ...] = Field(min_length=1)
-    cwd: Path | None = None
-    env: Mapping[str, str] = {}
+    cwd: ChildCwd = None
+    env: ChildEnv = {}
     timeout: PositiveDuration | None = None
     include_stderr: bool = False
     read_only: bool = False
@@ -282,27 +283,6 @@ class CommandToolConfig(Curation):
                         f"placeholder {{{field}}} names no parameter (params: {known}); "
                         f"add it under params or fix the spelling"
                     )
-        return value
-
-    @field_validator("cwd")
-    @classmethod
-    def _resolve_cwd(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None:
-            return None
-        value = value.expanduser()
-        base = (info.context or {}).get("config_dir")
-        if not value.is_absolute() and base is not None:
-            value = Path(base) / value
-        return Path(os.path.normpath(value))
-
-    @field_validator("env")
-    @classmethod
-    def _check_env(cls, value: Mapping[str, str]) -> Mapping[str, str]:
-        for name, item in value.items():
-            if not _IDENTIFIER.fullmatch(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-            if item.startswith("vault:") and not item[len("vault:") :]:
-                raise ValueError(f"{name}: 'vault:' needs a secret name, like 'vault:crm-key'")
         return value
 
     def placeholders(self) -> set[str]:

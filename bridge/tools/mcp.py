@@ -31,10 +31,8 @@ import functools
 import json
 import logging
 import math
-import os
-import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -62,12 +60,12 @@ from pydantic import (
     BeforeValidator,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from bridge.errors import SecretUnavailableError, ToolLoadError
+from bridge.tools.child import ChildCwd, ChildEnv
 from bridge.tools.curation import Curation, curate
 from bridge.tools.registry import CallContext, ToolSource, ToolSpec
 from bridge.tools.remote_auth import (
@@ -92,7 +90,6 @@ Streams = tuple[Any, Any]
 Opener = Callable[
     [], Awaitable[tuple[contextlib.AbstractAsyncContextManager[Streams], tuple[str, ...]]]
 ]
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_PAGES = 100
 _STABLE = 10.0  # a session that lasted this long resets the restart backoff
 _CALL_GRACE = 1.0  # the server layer's timeout fires first; the SDK's is a backstop
@@ -123,8 +120,8 @@ class McpToolsConfig(Curation):
 
     name: SourceName
     command: tuple[str, ...] | None = Field(default=None, min_length=1)
-    cwd: Path | None = None
-    env: Mapping[str, str] = {}
+    cwd: ChildCwd = None
+    env: ChildEnv = {}
     url: AbsoluteUrl | None = None
     transport: Literal["streamable-http", "sse"] | None = None
     bearer: VaultBearer | None = None
@@ -142,27 +139,6 @@ class McpToolsConfig(Curation):
     def _check_command(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if value is not None and not value[0]:
             raise ValueError("the program (command[0]) must not be empty")
-        return value
-
-    @field_validator("cwd")
-    @classmethod
-    def _resolve_cwd(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None:
-            return None
-        value = value.expanduser()
-        base = (info.context or {}).get("config_dir")
-        if not value.is_absolute() and base is not None:
-            value = Path(base) / value
-        return Path(os.path.normpath(value))
-
-    @field_validator("env")
-    @classmethod
-    def _check_env(cls, value: Mapping[str, str]) -> Mapping[str, str]:
-        for name, item in value.items():
-            if not _ENV_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-            if vault_reference(item) == "":
-                raise ValueError(f"{name}: 'vault:' needs a secret name, like 'vault:files-token'")
         return value
 
     @model_validator(mode="after")
