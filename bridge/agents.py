@@ -27,7 +27,7 @@ import httpx2
 
 from bridge.errors import AgentError, MissingCredentialError
 from bridge.tools.python import tool_meta
-from vaults.urls import same_server
+from mcpb.urls import same_server
 
 if TYPE_CHECKING:
     from anthropic import Anthropic, Stream

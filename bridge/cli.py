@@ -246,9 +246,9 @@ def attach(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``mcp-bridge`` with ``argv`` (default: the process arguments); returns the exit code."""
-    from vaults.cli import run
+    from mcpb.cli import run
 
-    return run(cli, PROG, argv, expected=(BridgeError,))
+    return run(cli, PROG, argv)
 
 
 if __name__ == "__main__":

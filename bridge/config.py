@@ -36,8 +36,7 @@ from bridge.tools.child import ChildCwd, ChildEnv
 from bridge.tools.curation import Curation, tool_name_problem
 from bridge.tools.mcp import McpToolsConfig
 from bridge.tools.openapi import OpenApiToolsConfig
-from vaults.durations import parse_duration
-from vaults.errors import VaultError
+from mcpb.durations import to_seconds
 
 ENVIRONMENT = {
     "MCP_BRIDGE_HOST": "server.host",
@@ -52,23 +51,6 @@ _LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _MAX_SHOWN_VALUE = 60
-
-
-def to_seconds(value: object) -> float:
-    """Seconds in a duration: a number, or a string like ``"30s"``, ``"2m"``, ``"1h30m"``."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like '30s' or a number of seconds")
-    if isinstance(value, int | float):
-        seconds = float(value)
-        if seconds < 0 or seconds != seconds or seconds == float("inf"):
-            raise ValueError("a duration must be a finite number of seconds >= 0")
-        return seconds
-    if isinstance(value, str):
-        try:
-            return parse_duration(value)
-        except VaultError as exc:
-            raise ValueError(str(exc)) from exc
-    raise ValueError("expected a duration like '30s' or a number of seconds")
 
 
 def parse_template(element: str) -> list[tuple[str, str | None]]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mcpb.errors import ApiFailure, ProjectError
 
-class BridgeError(Exception):
+
+class BridgeError(ProjectError):
     """Root of every error the bridge raises on purpose."""
-
-    exit_code = 1
 
 
 class ConfigError(BridgeError):
@@ -48,19 +48,9 @@ class SecretUnavailableError(BridgeError):
         self.key = key
 
 
-class AgentError(BridgeError):
-    """The agent/session helper could not do what was asked (API refusal, missing credential)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.request_id = request_id
+class AgentError(BridgeError, ApiFailure):
+    """The agent/session helper could not do what was asked (API refusal, missing credential);
+    ``status_code`` and ``request_id`` are set when the API answered."""
 
 
 class MissingCredentialError(AgentError):

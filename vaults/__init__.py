@@ -7,7 +7,6 @@ The index (SQLite) never holds a value; values live in the keyring. ``Store`` is
 from __future__ import annotations
 
 from vaults.audit import AuditRow
-from vaults.durations import format_duration, parse_duration
 from vaults.errors import (
     AlreadyExistsError,
     AuditError,
@@ -61,10 +60,8 @@ __all__ = [
     "VaultError",
     "VersionInfo",
     "default_store_dir",
-    "format_duration",
     "hash_secret",
     "parse",
-    "parse_duration",
     "register_pusher",
     "resolve_store_dir",
     "unregister_pusher",

@@ -17,8 +17,9 @@ from typing import Any
 
 import click
 
+from mcpb.cli import run
+from mcpb.durations import DurationError, format_duration, parse_duration
 from vaults import remote
-from vaults.durations import format_duration, parse_duration
 from vaults.errors import UsageError, VaultError
 from vaults.index import CredentialInfo
 from vaults.remote import install_pusher
@@ -51,7 +52,7 @@ def _duration(value: str | None, option: str) -> float | None:
         return None
     try:
         return parse_duration(value)
-    except UsageError as exc:
+    except DurationError as exc:
         raise UsageError(f"{option}: {exc}") from exc
 
 
@@ -334,7 +335,7 @@ def _since(value: str | None) -> datetime | None:
         return None
     try:
         return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
-    except UsageError:
+    except DurationError:
         pass
     try:
         moment = datetime.fromisoformat(value)
@@ -500,39 +501,6 @@ def remote_unlink(options: _Options, name: str, vault: str) -> None:
         )
     for link in links:
         click.echo(f"unlinked {name} from {link.vault_id} (archived {link.remote_id})")
-
-
-def run(
-    group: click.Group,
-    prog: str,
-    argv: Sequence[str] | None,
-    expected: tuple[type[Exception], ...] = (),
-) -> int:
-    """Run a click ``group`` as a command: expected errors are one stderr line and an exit code.
-
-    ``expected`` exception types carry their own ``exit_code``; ``VaultError`` always does.
-    Shared by ``mcp-vault`` and ``mcp-bridge``.
-    """
-    args = list(sys.argv[1:] if argv is None else argv)
-    handled: tuple[type[Exception], ...] = (VaultError, *expected)
-    try:
-        code = group.main(args=args, prog_name=prog, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo(f"{prog}: error: aborted", err=True)
-        return 1
-    except click.ClickException as exc:
-        hint = ""
-        if isinstance(exc, click.UsageError) and exc.ctx is not None:
-            hint = f" (see {exc.ctx.command_path} --help)"
-        click.echo(f"{prog}: error: {exc.format_message()}{hint}", err=True)
-        return exc.exit_code
-    except handled as exc:
-        click.echo(f"{prog}: error: {exc}", err=True)
-        return int(getattr(exc, "exit_code", 1))
-    except KeyboardInterrupt:
-        click.echo(f"{prog}: error: interrupted", err=True)
-        return 130
-    return code if isinstance(code, int) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,11 +6,11 @@ wrapped where they enter the package and chained with ``raise ... from exc``.
 
 from __future__ import annotations
 
+from mcpb.errors import ApiFailure, ProjectError
 
-class VaultError(Exception):
+
+class VaultError(ProjectError):
     """Root of every error the vault manager raises on purpose."""
-
-    exit_code = 1
 
 
 class UsageError(VaultError):
@@ -75,16 +75,6 @@ class AuditError(VaultError):
     """An audit row could not be written, so the change it records was not made."""
 
 
-class RemoteError(VaultError):
-    """The Anthropic API refused or failed a vault/credential call."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.request_id = request_id
+class RemoteError(VaultError, ApiFailure):
+    """The Anthropic API refused or failed a vault/credential call (``status_code``,
+    ``request_id``)."""

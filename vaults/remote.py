@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mcpb.urls import normalize_url, same_server
 from vaults.errors import NotFoundError, PushError, RemoteError, UsageError
 from vaults.index import Link
 from vaults.rotation import register_pusher
-from vaults.urls import normalize_url, same_server
 
 if TYPE_CHECKING:
     from anthropic import Anthropic

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from mcpb.durations import format_duration
 from vaults import audit, tokens
-from vaults.durations import format_duration
 from vaults.errors import (
     KeyringError,
     PushError,

@@ -83,6 +83,7 @@ from bridge.tools.secrets import (
     resolve_references,
     vault_reference,
 )
+from mcpb.durations import to_seconds
 
 log = logging.getLogger("bridge.mcp")
 
@@ -106,13 +107,7 @@ _LOG_LEVELS = {
 _MAX_LOGGED = 2000
 
 
-def _to_seconds(value: object) -> float:
-    from bridge.config import to_seconds  # bridge.config imports this module
-
-    return to_seconds(value)
-
-
-Seconds = Annotated[float, BeforeValidator(_to_seconds), Field(gt=0)]
+Seconds = Annotated[float, BeforeValidator(to_seconds), Field(gt=0)]
 
 
 class McpToolsConfig(Curation):

@@ -58,6 +58,7 @@ from bridge.tools.remote_auth import (
     resolve_auth,
 )
 from bridge.tools.secrets import SecretResolver, redact
+from mcpb.durations import to_seconds
 
 log = logging.getLogger("bridge.openapi")
 
@@ -74,13 +75,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _MAX_DEPTH = 32
 
 
-def _to_seconds(value: object) -> float:
-    from bridge.config import to_seconds  # bridge.config imports this module
-
-    return to_seconds(value)
-
-
-Seconds = Annotated[float, BeforeValidator(_to_seconds), Field(gt=0)]
+Seconds = Annotated[float, BeforeValidator(to_seconds), Field(gt=0)]
 
 
 def _is_url(value: str) -> bool:

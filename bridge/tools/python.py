@@ -237,9 +237,9 @@ def _spec(
     from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
     from mcp.types import ToolAnnotations
 
-    from bridge.config import to_seconds
     from bridge.tools.curation import tool_name_problem
     from bridge.tools.registry import ToolSpec
+    from mcpb.durations import to_seconds
 
     name: str = meta.name or str(getattr(fn, "__name__", ""))
 

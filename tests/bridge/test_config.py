@@ -13,7 +13,7 @@ import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
-from bridge.config import BridgeConfig, load_config, parse_template, to_seconds
+from bridge.config import BridgeConfig, load_config, parse_template
 from bridge.errors import ConfigError, ToolLoadError
 from bridge.tools.loader import build_registry, check_config
 from bridge.tools.registry import CallContext
@@ -144,20 +144,6 @@ def test_the_public_host_is_allowed_automatically(tmp_path: Path) -> None:
     assert "https://tools.example.com" in server.effective_allowed_origins
     assert "https://console.example.com" in server.effective_allowed_origins
     assert "https://evil.example" not in server.effective_allowed_origins
-
-
-@pytest.mark.parametrize(
-    ("written", "seconds"),
-    [("30s", 30.0), ("2m", 120.0), ("1h30m", 5400.0), (45, 45.0), (0.5, 0.5), ("90", 90.0)],
-)
-def test_durations_accept_units_or_seconds(written: object, seconds: float) -> None:
-    assert to_seconds(written) == seconds
-
-
-@pytest.mark.parametrize("written", ["soon", "-5s", True, -1, "5 parsecs", None])
-def test_bad_durations_are_refused(written: object) -> None:
-    with pytest.raises(ValueError):
-        to_seconds(written)
 
 
 def test_relative_paths_resolve_against_the_config_directory(tmp_path: Path) -> None:

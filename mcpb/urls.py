@@ -1,14 +1,14 @@
-"""MCP server URL normalisation, as the platform matches vault credentials to servers.
+"""URLs compared as the platform compares MCP server URLs, and as browsers compare origins.
 
-Scheme and host are lower-cased, default ports (80 for http, 443 for https) and trailing
-slashes are dropped; the path (and its case) is kept, as is the query.
+Normalisation: scheme and host lower-cased, default ports (80 for http, 443 for https) and
+trailing slashes dropped; the path (and its case) is kept, as is the query.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def normalize_url(url: str) -> str:
@@ -22,7 +22,7 @@ def normalize_url(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
-    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    netloc = host if port is None or port == DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
     path = parts.path.rstrip("/")
     return urlunsplit((scheme, netloc, path, parts.query, ""))
 
@@ -30,3 +30,10 @@ def normalize_url(url: str) -> str:
 def same_server(a: str, b: str) -> bool:
     """True when two MCP server URLs name the same server after normalisation."""
     return normalize_url(a) == normalize_url(b)
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of ``url``, lower-cased, with the scheme's default port filled."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme)
