@@ -1,12 +1,14 @@
 """The vault manager: keyring-backed bridge tokens and tool secrets, rotation, audit.
 
-The index (SQLite) never holds a value; values live in the keyring. ``Store`` is the library API,
-``TokenIndex`` verifies bridge tokens in memory.
+The index (SQLite) never holds a value; values live in the keyring. ``Store`` is the library API
+(the lower layer); ``rotate`` / ``rotate_due`` are the rotation service on top of it,
+``TokenIndex`` verifies bridge tokens in memory and ``StoreSecrets`` serves tool secrets.
 """
 
 from __future__ import annotations
 
 from vaults.audit import AuditRow
+from vaults.doctor import Check
 from vaults.errors import (
     AlreadyExistsError,
     AuditError,
@@ -25,8 +27,16 @@ from vaults.errors import (
 )
 from vaults.index import CredentialInfo, Link, RotationInfo, VersionInfo
 from vaults.paths import default_store_dir, resolve_store_dir
-from vaults.rotation import Pusher, RotationResult, register_pusher, unregister_pusher
-from vaults.store import Check, Minted, Store, StoreSecrets
+from vaults.resolver import StoreSecrets
+from vaults.rotation import (
+    Pusher,
+    RotationResult,
+    register_pusher,
+    rotate,
+    rotate_due,
+    unregister_pusher,
+)
+from vaults.store import Minted, Store
 from vaults.tokens import ParsedToken, hash_secret, parse
 from vaults.verifier import Principal, TokenIndex
 
@@ -64,5 +74,7 @@ __all__ = [
     "parse",
     "register_pusher",
     "resolve_store_dir",
+    "rotate",
+    "rotate_due",
     "unregister_pusher",
 ]

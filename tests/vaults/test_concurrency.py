@@ -24,10 +24,10 @@ with Store.open() as store:
 """
 
 _ROTATOR = """
-from vaults import Store
+from vaults import Store, rotate
 with Store.open() as store:
     for _ in range(15):
-        print(store.rotate("agents", grace=3600).value, flush=True)
+        print(rotate(store, "agents", grace=3600).value, flush=True)
 """
 
 

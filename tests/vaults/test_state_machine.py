@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tests.vaults._vault import consistent
-from vaults import AlreadyExistsError, NotFoundError, RotationError, Store
+from vaults import AlreadyExistsError, NotFoundError, RotationError, Store, rotation
 
 NAMES = st.sampled_from(["a", "b"])
 CRASHES = st.sampled_from([None, None, "start", "create", "push", "test", "finish"])
@@ -79,21 +79,21 @@ class VaultMachine(RuleBasedStateMachine):
         cred = self.model.get(name)
         if cred is None:
             try:
-                self.store.rotate(name, grace=grace, resume=resume)
+                rotation.rotate(self.store, name, grace=grace, resume=resume)
             except NotFoundError:
                 return
             raise AssertionError("rotated an unknown name")
         if resume and cred.journal_grace is None:
             try:
-                self.store.rotate(name, resume=True)
+                rotation.rotate(self.store, name, resume=True)
             except RotationError as exc:
                 assert "nothing to resume" in str(exc)
                 return
             raise AssertionError("resumed a rotation that does not exist")
         effective = grace if cred.journal_grace is None else cred.journal_grace
         try:
-            result = self.store.rotate(
-                name, grace=grace, resume=resume, checkpoint=self._checkpoint(crash)
+            result = rotation.rotate(
+                self.store, name, grace=grace, resume=resume, checkpoint=self._checkpoint(crash)
             )
         except _Crash as exc:
             if str(exc) == "finish":
