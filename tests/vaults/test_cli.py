@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -256,3 +258,26 @@ def test_the_real_command_works_and_stays_light() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_every_command_works_on_a_store_with_a_grace_past_year_9999(cli: _Cli) -> None:
+    """An older mcp-vault took --grace 99999999999d: its store must stay usable and revocable."""
+    old = cli("add", "agents", "--kind", "token")[1].splitlines()[-1]
+    assert cli("rotate", "agents", "--grace", "1h")[0] == 0
+    with Store.open() as store, sqlite3.connect(store.index.path) as conn:
+        far = time.time() + 99999999999 * 86400
+        conn.execute("UPDATE versions SET not_after = ? WHERE state = 'previous'", (far,))
+        conn.execute("UPDATE credentials SET rotate_every = ?", (far,))
+    with Store.open() as store:
+        assert store.token_index().verify(old) is not None  # the bridge serves from this store
+    for args in (("list",), ("list", "--json"), ("show", "agents"), ("show", "agents", "--json")):
+        code, out, err = cli(*args)
+        assert code == 0 and "9999-12-31" in out, (args, err)
+    code, out, err = cli("doctor")
+    assert code == 0, out + err
+    code, _, err = cli("revoke", "agents", "--version", "1")
+    assert code == 0, err
+    with Store.open() as store:
+        assert store.token_index().verify(old) is None
+    assert cli("rotate", "agents", "--grace", "1h")[0] == 0
+    assert cli("remove", "agents", "--yes")[0] == 0

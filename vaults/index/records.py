@@ -7,17 +7,35 @@ them (datetimes as ISO text, tuples as lists, nested records as dicts).
 from __future__ import annotations
 
 import dataclasses
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 from mcpb.durations import format_duration
 
 _HIDDEN = {"to_dict": False}
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 def moment(value: float) -> datetime:
-    """A stored timestamp as a UTC datetime."""
-    return datetime.fromtimestamp(value, UTC)
+    """A stored timestamp as a UTC datetime, clamped to the years a datetime can hold.
+
+    An older mcp-vault took any grace, so a stored ``not_after`` may lie past year 9999 (or be
+    infinite); SQLite's columns may even hold text. Reading one must never crash a command (list,
+    show, revoke...): a time past the range reads as the latest date, one before it (or no number
+    at all) as the earliest, so it still sorts and compares the way it was meant.
+    """
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return _EARLIEST
+    if math.isnan(seconds):
+        return _EARLIEST
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return _LATEST if seconds > 0 else _EARLIEST
 
 
 def optional_moment(value: float | None) -> datetime | None:
@@ -32,8 +50,13 @@ def stamp(when: datetime | None) -> str:
 
 
 def period(seconds: float | None) -> str:
-    """A stored duration as people write it, ``-`` for none."""
-    return "-" if seconds is None else format_duration(seconds)
+    """A stored duration as people write it, ``-`` for none; never fails on an odd stored value."""
+    if seconds is None:
+        return "-"
+    try:
+        return format_duration(seconds)
+    except (TypeError, ValueError, OverflowError):
+        return f"{seconds}s"
 
 
 def _plain(value: Any) -> Any:

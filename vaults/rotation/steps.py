@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from mcpb.durations import format_duration
 from vaults import audit, tokens
 from vaults.errors import (
     PushError,
@@ -22,7 +21,7 @@ from vaults.errors import (
     UsageError,
     VaultError,
 )
-from vaults.index import CredentialInfo, RotationInfo
+from vaults.index import CredentialInfo, RotationInfo, period
 from vaults.rotation import journal as owners
 from vaults.rotation.pushers import pusher_for
 from vaults.store import Store
@@ -107,7 +106,7 @@ class Rotation:
                     "rotate.start",
                     credential=self.name,
                     version=to_version,
-                    detail=f"grace {format_duration(grace)}",
+                    detail=f"grace {period(grace)}",
                 )
                 resumed = False
             else:
@@ -290,7 +289,7 @@ class Rotation:
                     credential=self.name,
                     version=version,
                     kid=new.kid,
-                    detail=f"grace {format_duration(grace)}",
+                    detail=f"grace {period(grace)}",
                 )
         if cancelled:
             raise RotationError(
