@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mcpb.durations import DurationError, to_seconds
 from vaults import audit, tokens
 from vaults.errors import (
     AlreadyExistsError,
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _PROBE_KEY = "doctor-probe"
+# Rotating less often than every ten years is not rotating; the bound also keeps every time
+# computed from a period a valid date.
+MAX_ROTATE_EVERY = 3650 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,14 @@ def validate_name(name: str) -> str:
             "starting with a letter or digit"
         )
     return name
+
+
+def bounded_duration(seconds: float, what: str, maximum: float) -> float:
+    """``seconds`` if it is a finite duration >= 0 and at most ``maximum``, else UsageError."""
+    try:
+        return to_seconds(seconds, maximum=maximum)
+    except DurationError as exc:
+        raise UsageError(f"{what}: {exc}") from exc
 
 
 def _validate_scopes(scopes: Sequence[str]) -> tuple[str, ...]:
@@ -172,8 +184,10 @@ class Store:
         """Mint a bridge token named ``name``; the returned ``Minted.token`` is shown once."""
         validate_name(name)
         clean_scopes = _validate_scopes(scopes)
-        if rotate_every is not None and rotate_every <= 0:
-            raise UsageError("--rotate-every must be a positive duration, e.g. 30d")
+        if rotate_every is not None:
+            bounded_duration(rotate_every, "--rotate-every", MAX_ROTATE_EVERY)
+            if rotate_every <= 0:
+                raise UsageError("--rotate-every must be a positive duration, e.g. 30d")
         token = tokens.generate()
         parsed = tokens.parse(token)
         assert parsed is not None

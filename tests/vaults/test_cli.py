@@ -281,3 +281,21 @@ def test_every_command_works_on_a_store_with_a_grace_past_year_9999(cli: _Cli) -
         assert store.token_index().verify(old) is None
     assert cli("rotate", "agents", "--grace", "1h")[0] == 0
     assert cli("remove", "agents", "--yes")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("rotate", "agents", "--grace", "366d"), "at most 365d"),
+        (("rotate", "agents", "--grace", "99999999999d"), "too long"),
+        (("add", "other", "--kind", "token", "--rotate-every", "3651d"), "at most 3650d"),
+    ],
+    ids=["grace", "absurd-grace", "rotate-every"],
+)
+def test_durations_past_their_bound_are_one_line_usage_errors(
+    cli: _Cli, args: tuple[str, ...], needle: str
+) -> None:
+    cli("add", "agents", "--kind", "token")
+    code, out, err = cli(*args)
+    assert code == 2 and out == "" and needle in _one_error_line(err)
+    assert json.loads(cli("show", "agents", "--json")[1])["versions"][0]["version"] == 1

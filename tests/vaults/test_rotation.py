@@ -291,3 +291,26 @@ def test_a_token_rotation_refuses_a_given_value(store: Store) -> None:
     with pytest.raises(UsageError, match="generated"):
         rotate(store, "agents", value="chosen")
     assert store.show("agents").rotation is None
+
+
+@pytest.mark.parametrize(
+    "grace", [366 * 86400.0, float("inf"), float("nan"), -1.0], ids=["366d", "inf", "nan", "neg"]
+)
+def test_the_library_bounds_the_grace_window(store: Store, grace: float) -> None:
+    store.add_token("agents")
+    with pytest.raises(UsageError, match="grace"):
+        rotate(store, "agents", grace=grace)
+    assert store.show("agents").rotation is None and len(store.show("agents").versions) == 1
+
+
+def test_resuming_a_journal_with_an_unbounded_grace_keeps_to_the_bound(store: Store) -> None:
+    store.add_token("agents")
+    with pytest.raises(_Interrupted):
+        rotate(store, "agents", checkpoint=_crash_at("push"))
+    store.index.execute(
+        "UPDATE rotations SET grace = ?", (99999999999 * 86400.0,)
+    )  # older mcp-vault
+    rotate(store, "agents", resume=True)
+    [previous] = [v for v in store.show("agents").versions if v.state == "previous"]
+    assert previous.not_after is not None
+    assert previous.not_after.timestamp() <= time.time() + 365 * 86400

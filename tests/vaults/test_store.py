@@ -252,3 +252,12 @@ def test_the_public_api_is_listed_and_importable() -> None:
         assert getattr(vaults, name) is not None
     public = {n for n in dir(vaults) if not n.startswith("_") and n[0].isupper()}
     assert public <= set(vaults.__all__)
+
+
+@pytest.mark.parametrize(
+    "every", [3651 * 86400.0, float("inf"), float("nan"), 0.0], ids=["3651d", "inf", "nan", "zero"]
+)
+def test_the_library_bounds_the_rotation_period(store: Store, every: float) -> None:
+    with pytest.raises(UsageError, match="rotate-every"):
+        store.add_token("agents", rotate_every=every)
+    assert store.list() == []

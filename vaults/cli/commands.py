@@ -23,6 +23,7 @@ from vaults.cli.group import (
 from vaults.errors import UsageError
 from vaults.index import period, stamp
 from vaults.remote import install_pusher
+from vaults.store import MAX_ROTATE_EVERY
 
 
 @cli.command()
@@ -39,7 +40,9 @@ def init(options: Options) -> None:
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["token", "secret"]), required=True)
 @click.option("--scope", "scopes", multiple=True, metavar="TOOL", help="Tool name glob (tokens).")
-@click.option("--rotate-every", metavar="DURATION", help="Rotation period (tokens), e.g. 30d.")
+@click.option(
+    "--rotate-every", metavar="DURATION", help="Rotation period (tokens), e.g. 30d; at most 3650d."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def add(
@@ -51,7 +54,7 @@ def add(
     as_json: bool,
 ) -> None:
     """Add a token (printed once) or a secret (read from stdin or a hidden prompt)."""
-    every = duration(rotate_every, "--rotate-every")
+    every = duration(rotate_every, "--rotate-every", MAX_ROTATE_EVERY)
     if kind == "secret":
         if scopes or every is not None:
             raise UsageError("--scope and --rotate-every apply to tokens only")
@@ -151,7 +154,9 @@ def get(options: Options, name: str, reveal: bool) -> None:
 
 @cli.command()
 @click.argument("name", required=False)
-@click.option("--grace", metavar="DURATION", help="How long the old version stays valid (24h).")
+@click.option(
+    "--grace", metavar="DURATION", help="How long the old version stays valid (24h, at most 365d)."
+)
 @click.option("--due", is_flag=True, help="Rotate every token past its --rotate-every period.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted rotation of NAME.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -165,7 +170,7 @@ def rotate(
     as_json: bool,
 ) -> None:
     """Make a new version; the old one stays valid for the grace window."""
-    grace_seconds = duration(grace, "--grace")
+    grace_seconds = duration(grace, "--grace", rotation.MAX_GRACE)
     if grace_seconds is None:
         grace_seconds = rotation.DEFAULT_GRACE
     if due:

@@ -42,12 +42,13 @@ def note(message: str) -> None:
     click.echo(f"{PROG}: {message}", err=True)
 
 
-def duration(value: str | None, option: str) -> float | None:
-    """Seconds in ``option``'s value (None if not given); UsageError naming the option."""
+def duration(value: str | None, option: str, maximum: float) -> float | None:
+    """Seconds in ``option``'s value (None if not given), at most ``maximum``; UsageError naming
+    the option otherwise."""
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return parse_duration(value, maximum=maximum)
     except DurationError as exc:
         raise UsageError(f"{option}: {exc}") from exc
 

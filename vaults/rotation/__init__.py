@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from vaults.rotation.journal import CRASH_ENV, crash_checkpoint, owner_alive
 from vaults.rotation.pushers import Pusher, pusher_for, register_pusher, unregister_pusher
-from vaults.rotation.service import DEFAULT_GRACE, rotate, rotate_due
+from vaults.rotation.service import DEFAULT_GRACE, MAX_GRACE, rotate, rotate_due
 from vaults.rotation.steps import Checkpoint, RotationResult, Tester
 
 __all__ = [
     "CRASH_ENV",
     "DEFAULT_GRACE",
+    "MAX_GRACE",
     "Checkpoint",
     "Pusher",
     "RotationResult",

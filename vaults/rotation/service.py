@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from vaults.errors import RotationError, UsageError, VaultError
+from vaults.errors import RotationError, VaultError
 from vaults.rotation.journal import crash_checkpoint
-from vaults.rotation.steps import Checkpoint, Rotation, RotationResult, Tester
-from vaults.store import Store, validate_name
+from vaults.rotation.steps import MAX_GRACE, Checkpoint, Rotation, RotationResult, Tester
+from vaults.store import Store, bounded_duration, validate_name
 
 DEFAULT_GRACE = 86400.0
 
@@ -29,8 +29,7 @@ def rotate(
     step (raising there interrupts the rotation, as a crash would).
     """
     validate_name(name)
-    if grace < 0:
-        raise UsageError(f"grace must not be negative (got {grace})")
+    bounded_duration(grace, "--grace", MAX_GRACE)
     rotation = Rotation(store, name, tester=tester, checkpoint=checkpoint)
     journal, resumed = rotation.claim(grace=grace, resume=resume, needs_value=value is None)
     try:

@@ -26,6 +26,9 @@ from vaults.rotation import journal as owners
 from vaults.rotation.pushers import pusher_for
 from vaults.store import Store
 
+# The old version stays valid this long at most: a longer grace is a second current token.
+MAX_GRACE = 365 * 86400.0
+
 Checkpoint = Callable[[str], None]
 Tester = Callable[[str, str], None]
 
@@ -252,6 +255,7 @@ class Rotation:
 
     def finish(self, version: int, grace: float) -> tuple[str, str | None]:
         forget: list[int] = []
+        grace = min(grace, MAX_GRACE)  # a journal an older mcp-vault wrote may hold any grace
         with self._step("finish") as (info, conn):
             now = time.time()
             new = next((v for v in info.versions if v.version == version), None)
