@@ -127,7 +127,7 @@ def test_rotate_prints_the_new_token_and_honours_grace(cli: _Cli) -> None:
         verifier = store.token_index()
         assert verifier.verify(result["token"]) is not None
         assert verifier.verify(new) is None
-        assert verifier.verify(old) is not None
+        assert verifier.verify(old) is None  # the new rotation ended v1's grace window too
 
 
 def test_rotate_a_secret_reads_the_new_value_from_stdin(cli: _Cli) -> None:
@@ -299,3 +299,12 @@ def test_durations_past_their_bound_are_one_line_usage_errors(
     code, out, err = cli(*args)
     assert code == 2 and out == "" and needle in _one_error_line(err)
     assert json.loads(cli("show", "agents", "--json")[1])["versions"][0]["version"] == 1
+
+
+def test_rotate_names_the_grace_windows_it_ends(cli: _Cli) -> None:
+    cli("add", "agents", "--kind", "token")
+    assert "ended" not in cli("rotate", "agents", "--grace", "1h")[2]
+    code, _, err = cli("rotate", "agents", "--grace", "1h")
+    assert code == 0 and "ended the grace window of v1" in err
+    code, out, _ = cli("rotate", "agents", "--json")
+    assert code == 0 and json.loads(out)["ended"] == [2]

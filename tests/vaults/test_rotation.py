@@ -11,6 +11,7 @@ import pytest
 
 from tests.vaults._vault import accepted_with_value, consistent, run_cli
 from vaults import Link, PushError, RotationError, RotationInProgressError, Store, UsageError, links
+from vaults.index import LIVE_STATES
 from vaults.rotation import register_pusher, rotate, rotate_due, unregister_pusher
 
 
@@ -314,3 +315,29 @@ def test_resuming_a_journal_with_an_unbounded_grace_keeps_to_the_bound(store: St
     [previous] = [v for v in store.show("agents").versions if v.state == "previous"]
     assert previous.not_after is not None
     assert previous.not_after.timestamp() <= time.time() + 365 * 86400
+
+
+def test_thirty_quick_rotations_leave_at_most_three_live_versions(store: Store) -> None:
+    minted = {1: store.add_token("agents").token}
+    for _ in range(30):
+        result = rotate(store, "agents", grace=3600)
+        minted[result.version] = result.value
+        live = [v.version for v in store.show("agents").versions if v.state in LIVE_STATES]
+        assert len(live) <= 3, live
+    with store.token_index() as verifier:
+        accepted = {v for v, token in minted.items() if verifier.verify(token) is not None}
+    assert accepted == {31, 30}
+    kept = [v for v in minted if store.backend.get(store.service, store.value_key("agents", v))]
+    assert kept == [31]  # the verifier keeps hashes: only the current value stays in the keyring
+
+
+def test_a_new_rotation_ends_the_older_grace_window_and_says_so(store: Store) -> None:
+    first = store.add_token("agents").token
+    rotate(store, "agents", grace=3600)
+    third = rotate(store, "agents", grace=3600)
+    assert third.ended == (1,)
+    assert store.token_index().verify(first) is None
+    assert store.backend.get(store.service, "agents@1") is None
+    [row] = [row for row in store.audit() if row.action == "rotate.end-grace"]
+    assert (row.version, row.credential) == (1, "agents") and "v3" in (row.detail or "")
+    assert rotate(store, "agents", grace=3600).ended == (2,)

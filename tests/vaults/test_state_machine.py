@@ -68,9 +68,11 @@ class VaultMachine(RuleBasedStateMachine):
 
     def _completed(self, name: str, version: int, token: str, grace: float) -> None:
         cred = self.model[name]
-        if cred.current is not None and grace == 0:
-            cred.live.discard(cred.current)
-            self.dead.add(cred.versions[cred.current])
+        # Finishing keeps the replaced current for the grace and ends every older window.
+        kept = {version} | ({cred.current} if cred.current is not None and grace > 0 else set())
+        for ended in cred.live - kept:
+            self.dead.add(cred.versions[ended])
+        cred.live &= kept
         cred.versions[version] = token
         cred.live.add(version)
         cred.current, cred.pending, cred.journal_grace = version, None, None

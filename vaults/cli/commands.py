@@ -180,11 +180,17 @@ def rotate(
             install_pusher(store)
             results = rotation.rotate_due(store, grace=grace_seconds)
         if as_json:
-            emit([{"name": r.name, "version": r.version, "kid": r.kid} for r in results])
+            emit(
+                [
+                    {"name": r.name, "version": r.version, "kid": r.kid, "ended": list(r.ended)}
+                    for r in results
+                ]
+            )
         elif not results:
             note("nothing is due")
         for result in [] if as_json else results:
             click.echo(f"rotated {result.name} to version {result.version} (kid {result.kid})")
+            _say_ended(result)
         return
     if name is None:
         raise UsageError("give a NAME to rotate, or --due")
@@ -195,12 +201,15 @@ def rotate(
         result = rotation.rotate(store, name, grace=grace_seconds, resume=resume, value=value)
     if result.resumed:
         note(f"finished the interrupted rotation of {name} (version {result.version})")
+    if not as_json:
+        _say_ended(result)
     if as_json:
         data: dict[str, Any] = {
             "name": result.name,
             "version": result.version,
             "kid": result.kid,
             "resumed": result.resumed,
+            "ended": list(result.ended),
         }
         if result.token is not None:
             data["token"] = result.token
@@ -213,6 +222,15 @@ def rotate(
         click.echo(result.token)
     else:
         click.echo(f"rotated {name} to version {result.version}")
+
+
+def _say_ended(result: rotation.RotationResult) -> None:
+    if result.ended:
+        versions = ", ".join(f"v{number}" for number in result.ended)
+        note(
+            f"{result.name}: ended the grace window of {versions} (only the version just "
+            "replaced stays valid for the grace)"
+        )
 
 
 @cli.command()

@@ -44,6 +44,7 @@ class RotationResult:
     kid: str | None
     value: str = field(repr=False)
     resumed: bool = False
+    ended: tuple[int, ...] = ()  # older versions whose grace window this rotation ended
 
     @property
     def token(self) -> str | None:
@@ -175,8 +176,10 @@ class Rotation:
         if step == "test":
             self.test(version)
             step = "finish"
-        kind, kid = self.finish(version, journal.grace)
-        return RotationResult(self.name, kind, journal.from_version, version, kid, self.value)
+        kind, kid, ended = self.finish(version, journal.grace)
+        return RotationResult(
+            self.name, kind, journal.from_version, version, kid, self.value, ended=ended
+        )
 
     def create(self, version: int, value: str | None) -> None:
         info = self.index.credentials.get(self.name)
@@ -253,8 +256,9 @@ class Rotation:
             audit.record(conn, "rotate.test", credential=self.name, version=version)
         self.checkpoint("test")
 
-    def finish(self, version: int, grace: float) -> tuple[str, str | None]:
+    def finish(self, version: int, grace: float) -> tuple[str, str | None, tuple[int, ...]]:
         forget: list[int] = []
+        ended: list[int] = []
         grace = min(grace, MAX_GRACE)  # a journal an older mcp-vault wrote may hold any grace
         with self._step("finish") as (info, conn):
             now = time.time()
@@ -272,18 +276,7 @@ class Rotation:
                 cancelled = True
             else:
                 cancelled = False
-                for old in info.versions:
-                    if old.state == "current" and grace <= 0:
-                        self.index.versions.set_state(info.id, old.version, "retired", now)
-                        forget.append(old.version)
-                    elif old.state == "current":
-                        self.index.versions.set_state(info.id, old.version, "previous", now + grace)
-                        forget.append(old.version)
-                    elif old.state == "previous" and (
-                        old.not_after is None or old.not_after.timestamp() <= now
-                    ):
-                        self.index.versions.set_state(info.id, old.version, "retired")
-                        forget.append(old.version)
+                forget, ended = self._retire_older(info, conn, version, grace, now)
                 self.index.versions.set_state(info.id, version, "current")
                 self.index.rotations.delete(info.id)
                 self.index.credentials.touch(info.id, now)
@@ -303,7 +296,33 @@ class Rotation:
         for old_version in forget:
             self.store.forget(self.name, old_version)
         self.checkpoint("finish")
-        return info.kind, new.kid if new else None
+        return info.kind, new.kid if new else None, tuple(ended)
+
+    def _retire_older(
+        self, info: CredentialInfo, conn: sqlite3.Connection, version: int, grace: float, now: float
+    ) -> tuple[list[int], list[int]]:
+        """The current version becomes previous (for ``grace``); every older previous is retired,
+        its grace window ended early if it was still open, so that at most current + previous
+        (+ pending) are live. Returns the versions whose values to forget, and those ended."""
+        forget: list[int] = []
+        ended: list[int] = []
+        for old in info.versions:
+            if old.state == "current" and grace <= 0:
+                self.index.versions.set_state(info.id, old.version, "retired", now)
+            elif old.state == "current":
+                self.index.versions.set_state(info.id, old.version, "previous", now + grace)
+            elif old.state == "previous":
+                self.index.versions.set_state(info.id, old.version, "retired")
+                if old.not_after is not None and old.not_after.timestamp() > now:
+                    ended.append(old.version)
+                    audit.record(
+                        conn, "rotate.end-grace", credential=self.name, version=old.version,
+                        kid=old.kid, detail=f"grace window ended early by v{version}",
+                    )  # fmt: skip
+            else:
+                continue
+            forget.append(old.version)
+        return forget, ended
 
     def _failed(self, action: str, version: int, exc: Exception, where: str = "") -> str:
         # A foreign exception's text may echo what it was given (the new value): keep it out.
