@@ -8,7 +8,6 @@ remote sync (``vaults.remote``) are services on top of it.
 from __future__ import annotations
 
 import builtins
-import re
 import secrets
 import sqlite3
 import threading
@@ -19,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mcpb.durations import DurationError, to_seconds
 from vaults import audit, tokens
 from vaults.errors import (
     AlreadyExistsError,
@@ -29,6 +27,7 @@ from vaults.errors import (
     UsageError,
 )
 from vaults.index import LIVE_STATES, CredentialInfo, Index, Link
+from vaults.inputs import MAX_ROTATE_EVERY, bounded_duration, validate_name, validate_scopes
 from vaults.paths import ensure_private_dir, resolve_store_dir
 from vaults.resolver import StoreSecrets
 from vaults.verifier import TokenIndex
@@ -36,11 +35,7 @@ from vaults.verifier import TokenIndex
 if TYPE_CHECKING:
     from vaults.keyrings import SecretBackend
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _PROBE_KEY = "doctor-probe"
-# Rotating less often than every ten years is not rotating; the bound also keeps every time
-# computed from a period a valid date.
-MAX_ROTATE_EVERY = 3650 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,31 +46,6 @@ class Minted:
     version: int
     kid: str
     token: str = field(repr=False)
-
-
-def validate_name(name: str) -> str:
-    """``name`` if it is a valid credential name, else UsageError."""
-    if not _NAME.fullmatch(name):
-        raise UsageError(
-            f"bad credential name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return name
-
-
-def bounded_duration(seconds: float, what: str, maximum: float) -> float:
-    """``seconds`` if it is a finite duration >= 0 and at most ``maximum``, else UsageError."""
-    try:
-        return to_seconds(seconds, maximum=maximum)
-    except DurationError as exc:
-        raise UsageError(f"{what}: {exc}") from exc
-
-
-def _validate_scopes(scopes: Sequence[str]) -> tuple[str, ...]:
-    cleaned = tuple(scope.strip() for scope in scopes)
-    if any(not scope for scope in cleaned):
-        raise UsageError("a scope must be a non-empty tool name or glob (e.g. 'inv_*')")
-    return tuple(dict.fromkeys(cleaned))
 
 
 class Store:
@@ -183,7 +153,7 @@ class Store:
     ) -> Minted:
         """Mint a bridge token named ``name``; the returned ``Minted.token`` is shown once."""
         validate_name(name)
-        clean_scopes = _validate_scopes(scopes)
+        clean_scopes = validate_scopes(scopes)
         if rotate_every is not None:
             bounded_duration(rotate_every, "--rotate-every", MAX_ROTATE_EVERY)
             if rotate_every <= 0:

@@ -22,8 +22,8 @@ from vaults.cli.group import (
 )
 from vaults.errors import UsageError
 from vaults.index import period, stamp
+from vaults.inputs import MAX_ROTATE_EVERY
 from vaults.remote import install_pusher
-from vaults.store import MAX_ROTATE_EVERY
 
 
 @cli.command()

@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from mcpb.durations import DurationError, parse_duration
+from vaults import inputs
 from vaults import public_url as public_urls
-from vaults import values
 from vaults.errors import UsageError
 from vaults.store import Store
 
@@ -61,7 +61,7 @@ def read_value(name: str) -> str:
         )
     else:
         text = sys.stdin.read()
-    return values.from_input(name, str(text))
+    return inputs.value_from_input(name, str(text))
 
 
 def bridge_url(config: str | None, explicit: str | None) -> str | None:

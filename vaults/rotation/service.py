@@ -6,9 +6,10 @@ import dataclasses
 import time
 
 from vaults.errors import RotationError, VaultError
+from vaults.inputs import bounded_duration, validate_name
 from vaults.rotation.journal import crash_checkpoint
 from vaults.rotation.steps import MAX_GRACE, Checkpoint, Rotation, RotationResult, Tester
-from vaults.store import Store, bounded_duration, validate_name
+from vaults.store import Store
 
 DEFAULT_GRACE = 86400.0
 
