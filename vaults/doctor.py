@@ -8,7 +8,7 @@ from pathlib import Path
 
 from vaults import remote
 from vaults.errors import VaultError
-from vaults.index import SCHEMA_VERSION, CredentialInfo, Record
+from vaults.index import SCHEMA_VERSION, CredentialInfo, Record, wal
 from vaults.rotation import owner_alive
 from vaults.store import Store
 
@@ -86,8 +86,14 @@ def _index(store: Store) -> Check:
     with index.read():
         version = index.schema_version
         result = index.execute("PRAGMA quick_check").fetchone()[0]
-    ok = version == SCHEMA_VERSION and result == "ok"
+    damage = wal.check(index.path)
+    ok = version == SCHEMA_VERSION and result == "ok" and damage is None
     detail = f"{index.path}: schema v{version}, integrity {result}"
+    if damage is not None:
+        detail += (
+            f", log damaged ({damage.frames} frames, {damage.transactions} committed "
+            f"transactions from frame {damage.first_frame} on would be dropped)"
+        )
     if not ok:
         detail += "; restore a backup or move the file aside and run mcp-vault init"
     return Check("index", ok, detail)

@@ -62,12 +62,19 @@ class Store:
 
     @classmethod
     def open(
-        cls, store_dir: Path | None = None, *, backend: str | None = None, create: bool = True
+        cls,
+        store_dir: Path | None = None,
+        *,
+        backend: str | None = None,
+        create: bool = True,
+        accept_wal_loss: bool = False,
     ) -> Store:
         """Open the store at ``store_dir`` (else MCP_VAULT_DIR, else the per-user default).
 
         With ``create`` (the default) a missing store is created and initialised; without it a
-        missing store is a StoreError that says to run ``mcp-vault init``.
+        missing store is a StoreError that says to run ``mcp-vault init``. A damaged index log
+        is an IndexDamageError; ``accept_wal_loss`` keeps the state before the damage instead
+        (audited; ``store.index.accepted_loss`` says what was dropped).
         """
         path = resolve_store_dir(store_dir)
         if create:
@@ -77,13 +84,20 @@ class Store:
                 f"no vault store at {path}: run mcp-vault init, "
                 "or point --store / MCP_VAULT_DIR at an existing store"
             )
-        index = Index(path, create=create)
+        index = Index(path, create=create, accept_wal_loss=accept_wal_loss)
         store = cls(path, index, backend)
         if create:
             store._ensure_id()
         elif not store.store_id:
             index.close()
             raise StoreError(f"the vault store at {path} is not initialised: run mcp-vault init")
+        lost = index.accepted_loss
+        if lost is not None:
+            with index.write() as conn:
+                audit.record(
+                    conn, "index.wal-loss", outcome="accepted",
+                    detail=f"{lost.frames} frames, {lost.transactions} transactions dropped",
+                )  # fmt: skip
         return store
 
     def close(self) -> None:

@@ -48,7 +48,7 @@ CONTRACT = {
     "revoke": ["--version"],
     "remove": [],
     "audit": ["--json", "--since"],
-    "doctor": ["--json"],
+    "doctor": ["--json", "--accept-wal-loss"],
 }
 
 

@@ -291,11 +291,28 @@ def audit_(options: Options, since: str | None, as_json: bool) -> None:
 @cli.command(name="doctor")
 @config_option
 @public_url_option
+@click.option(
+    "--accept-wal-loss",
+    is_flag=True,
+    help="Keep the state before a damage in index.db-wal (what follows it is dropped).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def doctor_(options: Options, config: str | None, public_url: str | None, as_json: bool) -> None:
+def doctor_(
+    options: Options,
+    config: str | None,
+    public_url: str | None,
+    accept_wal_loss: bool,
+    as_json: bool,
+) -> None:
     """Check the backend, permissions, index, values, rotations and remote links."""
-    with options.open(create=False) as store:
+    with options.open(create=False, accept_wal_loss=accept_wal_loss) as store:
+        lost = store.index.accepted_loss
+        if lost is not None:
+            note(
+                f"accepted the loss of {lost.frames} frames ({lost.transactions} committed "
+                "transactions) of a damaged index.db-wal; the store is as it was before them"
+            )
         checks = doctor.checks(store, public_url=bridge_url(config, public_url))
     if as_json:
         emit([check.to_dict() for check in checks])

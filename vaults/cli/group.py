@@ -26,9 +26,12 @@ class Options:
     store_dir: str | None
     backend: str | None
 
-    def open(self, *, create: bool) -> Store:
+    def open(self, *, create: bool, accept_wal_loss: bool = False) -> Store:
         return Store.open(
-            Path(self.store_dir) if self.store_dir else None, backend=self.backend, create=create
+            Path(self.store_dir) if self.store_dir else None,
+            backend=self.backend,
+            create=create,
+            accept_wal_loss=accept_wal_loss,
         )
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from vaults.errors import StoreError
+from vaults.errors import IndexDamageError, StoreError
+from vaults.index import wal
 from vaults.index.credentials import Credentials
 from vaults.index.database import BUSY_TIMEOUT_MS, Database, connect, store_error
 from vaults.index.links import Links
@@ -30,6 +31,7 @@ from vaults.index.records import (
 from vaults.index.rotations import Rotations
 from vaults.index.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
 from vaults.index.versions import LIVE_STATES, Versions, load_live_tokens
+from vaults.index.wal import WalDamage
 from vaults.paths import ensure_private_file, make_private
 from vaults.sqlite import enable_wal
 
@@ -49,6 +51,7 @@ __all__ = [
     "Record",
     "RotationInfo",
     "VersionInfo",
+    "WalDamage",
     "connect",
     "load_live_tokens",
     "moment",
@@ -59,9 +62,16 @@ __all__ = [
 
 
 class Index(Database):
-    """``index.db`` of a store directory, migrated; callers wrap changes in ``index.write()``."""
+    """``index.db`` of a store directory, migrated; callers wrap changes in ``index.write()``.
 
-    def __init__(self, store_dir: Path, *, create: bool = True) -> None:
+    Before SQLite opens the file, its write-ahead log is checked (``wal``): a damaged one is an
+    IndexDamageError, unless ``accept_wal_loss``, in which case the state before the damage is
+    kept for good and ``accepted_loss`` says what was dropped.
+    """
+
+    def __init__(
+        self, store_dir: Path, *, create: bool = True, accept_wal_loss: bool = False
+    ) -> None:
         path = store_dir / FILENAME
         fresh = not path.exists()
         if fresh:
@@ -71,6 +81,7 @@ class Index(Database):
                     "or point --store / MCP_VAULT_DIR at an existing store"
                 )
             ensure_private_file(path)
+        self.accepted_loss = None if fresh else _check_wal(path, accept=accept_wal_loss)
         super().__init__(path)
         try:
             enable_wal(self._conn)
@@ -94,3 +105,29 @@ class Index(Database):
     @property
     def schema_version(self) -> int:
         return schema_version(self)
+
+
+def _check_wal(path: Path, *, accept: bool) -> WalDamage | None:
+    damage = wal.check(path)
+    if damage is None:
+        return None
+    lost = (
+        f"{damage.frames} frames ({damage.transactions} committed transactions) from frame "
+        f"{damage.first_frame} on"
+    )
+    if not accept:
+        raise IndexDamageError(
+            f"index {wal.wal_path(path)} is damaged: SQLite would silently drop {lost}, and the "
+            "store would look older than it is; restore the store directory from a backup, or "
+            "keep the state before the damage with mcp-vault doctor --accept-wal-loss",
+            frames=damage.frames,
+            transactions=damage.transactions,
+        )
+    try:
+        wal.accept_loss(path, BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"index {path}: cannot drop the damaged log ({exc}); stop the bridge and every other "
+            "mcp-vault using this store, then retry"
+        ) from exc
+    return damage
