@@ -3,6 +3,10 @@
 The index (SQLite) never holds a value; values live in the keyring. ``Store`` is the library API
 (the lower layer); ``rotate`` / ``rotate_due`` are the rotation service on top of it,
 ``TokenIndex`` verifies bridge tokens in memory and ``StoreSecrets`` serves tool secrets.
+
+This package never imports ``bridge`` (an import-linter contract): where ``mcp-vault`` needs the
+bridge's public URL from its config file, it asks a plugin through the ``mcp_vault.public_url``
+entry point (``vaults.public_url``), which the bridge registers.
 """
 
 from __future__ import annotations
