@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tests.fakes.managed_agents import endpoints
 from tests.fakes.managed_agents.agent_config import (
     McpServerIn,
     ModelIn,
@@ -26,8 +27,6 @@ from tests.fakes.managed_agents.bodies import (
     Str1_256,
     Strict,
     check_metadata,
-    empty_body,
-    parse,
     patch_metadata,
 )
 from tests.fakes.managed_agents.errors import bad, conflict, not_found
@@ -226,19 +225,10 @@ class Agents(Resource):
             return copy.deepcopy(current)
 
     def routes(self) -> Routes:
-        async def create_agent(request: Request) -> Response:
-            Query(request, set())
-            return json_response(self.create(parse(_AgentCreate, await request.body())))
-
         async def get_agent(request: Request) -> Response:
             query = Query(request, {"version"})
             version = query.integer("version", low=1)
             return json_response(self.get(request.path_params["agent_id"], version))
-
-        async def update_agent(request: Request) -> Response:
-            Query(request, set())
-            body = parse(_AgentUpdate, await request.body())
-            return json_response(self.update(request.path_params["agent_id"], body))
 
         async def list_agents(request: Request) -> Response:
             query = Query(request, LIST | {"created_at[gte]", "created_at[lte]"})
@@ -252,11 +242,6 @@ class Agents(Resource):
                 )
             )
 
-        async def archive_agent(request: Request) -> Response:
-            Query(request, set())
-            await empty_body(request)
-            return json_response(self.archive(request.path_params["agent_id"]))
-
         async def list_versions(request: Request) -> Response:
             query = Query(request, {"limit", "page"})
             agent_id = request.path_params["agent_id"]
@@ -265,10 +250,10 @@ class Agents(Resource):
 
         agent = "/v1/agents/{agent_id}"
         return [
-            ("POST", "/v1/agents", create_agent),
+            ("POST", "/v1/agents", endpoints.create(self.create, _AgentCreate)),
             ("GET", "/v1/agents", list_agents),
             ("GET", agent, get_agent),
-            ("POST", agent, update_agent),
-            ("POST", agent + "/archive", archive_agent),
+            ("POST", agent, endpoints.update(self.update, _AgentUpdate, "agent_id")),
+            ("POST", agent + "/archive", endpoints.archive(self.archive, "agent_id")),
             ("GET", agent + "/versions", list_versions),
         ]

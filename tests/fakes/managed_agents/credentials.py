@@ -15,10 +15,10 @@ from pydantic import StringConstraints
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tests.fakes.managed_agents import endpoints
 from tests.fakes.managed_agents.bodies import (
     Strict,
     check_metadata,
-    empty_body,
     parse,
     patch_metadata,
 )
@@ -32,7 +32,7 @@ from tests.fakes.managed_agents.credential_auth import (
 )
 from tests.fakes.managed_agents.errors import bad, conflict, not_found
 from tests.fakes.managed_agents.pagination import Listing, paginate
-from tests.fakes.managed_agents.query import LIST, Query
+from tests.fakes.managed_agents.query import Query
 from tests.fakes.managed_agents.resource import Record, Resource, Routes, Store, json_response
 from tests.fakes.managed_agents.values import new_id, normalize_mcp_url, now, ts
 from tests.fakes.managed_agents.vaults import Vaults
@@ -192,16 +192,6 @@ class Credentials(Resource):
         return {"id": credential_id, "type": "vault_credential_deleted"}
 
     def routes(self) -> Routes:
-        async def create_credential(request: Request) -> Response:
-            Query(request, set())
-            body = parse(_CredentialCreate, await request.body())
-            return json_response(self.create(request.path_params["vault_id"], body))
-
-        async def get_credential(request: Request) -> Response:
-            Query(request, set())
-            params = request.path_params
-            return json_response(self.get(params["vault_id"], params["credential_id"]))
-
         async def update_credential(request: Request) -> Response:
             Query(request, set())
             params = request.path_params
@@ -216,35 +206,18 @@ class Credentials(Resource):
             body = parse(_CredentialUpdate, raw)
             return json_response(self.update(params["vault_id"], params["credential_id"], body))
 
-        async def list_credentials(request: Request) -> Response:
-            query = Query(request, LIST)
-            vault_id = request.path_params["vault_id"]
-            return json_response(
-                self.list_page(
-                    vault_id,
-                    query.listing(f"credentials:{vault_id}", order="desc"),
-                    include_archived=query.boolean("include_archived"),
-                )
-            )
-
-        async def archive_credential(request: Request) -> Response:
-            Query(request, set())
-            await empty_body(request)
-            params = request.path_params
-            return json_response(self.archive(params["vault_id"], params["credential_id"]))
-
-        async def delete_credential(request: Request) -> Response:
-            Query(request, set())
-            params = request.path_params
-            return json_response(self.delete(params["vault_id"], params["credential_id"]))
-
         credentials = "/v1/vaults/{vault_id}/credentials"
         credential = credentials + "/{credential_id}"
+        ids = ("vault_id", "credential_id")
         return [
-            ("POST", credentials, create_credential),
-            ("GET", credentials, list_credentials),
-            ("GET", credential, get_credential),
+            ("POST", credentials, endpoints.create(self.create, _CredentialCreate, "vault_id")),
+            (
+                "GET",
+                credentials,
+                endpoints.listing(self.list_page, "credentials:{vault_id}", "vault_id"),
+            ),
+            ("GET", credential, endpoints.retrieve(self.get, *ids)),
             ("POST", credential, update_credential),
-            ("DELETE", credential, delete_credential),
-            ("POST", credential + "/archive", archive_credential),
+            ("DELETE", credential, endpoints.delete(self.delete, *ids)),
+            ("POST", credential + "/archive", endpoints.archive(self.archive, *ids)),
         ]

@@ -6,21 +6,16 @@ import copy
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
-from starlette.requests import Request
-from starlette.responses import Response
 
+from tests.fakes.managed_agents import endpoints
 from tests.fakes.managed_agents.bodies import (
     Str1_256,
     Strict,
     check_metadata,
-    empty_body,
-    parse,
     patch_metadata,
 )
-from tests.fakes.managed_agents.errors import bad, conflict, not_found
-from tests.fakes.managed_agents.pagination import Listing, paginate
-from tests.fakes.managed_agents.query import LIST, Query
-from tests.fakes.managed_agents.resource import Record, Resource, Routes, Store, json_response
+from tests.fakes.managed_agents.errors import bad, conflict
+from tests.fakes.managed_agents.resource import Collection, Routes
 from tests.fakes.managed_agents.values import new_id, now, ts
 
 
@@ -129,18 +124,10 @@ def _environment_config(
     return {"type": "cloud", "networking": networking, "packages": packages}
 
 
-class Environments(Resource):
+class Environments(Collection):
     """``/v1/environments``."""
 
-    def __init__(self, store: Store) -> None:
-        super().__init__(store)
-        self._records: dict[str, Record] = {}
-
-    def record(self, env_id: str, *, error_code: str | None = None) -> Record:
-        record = self._records.get(env_id)
-        if record is None:
-            raise not_found("Environment", env_id, error_code=error_code)
-        return record
+    kind = "Environment"
 
     def _check_name(self, name: str, *, exclude: str | None = None) -> None:
         for record in self._records.values():
@@ -168,12 +155,8 @@ class Environments(Resource):
         }
         with self.lock:
             self._check_name(body.name)
-            self._records[environment["id"]] = Record(self.store.next_seq(), environment)
+            self.add(environment)
         return copy.deepcopy(environment)
-
-    def get(self, env_id: str) -> dict[str, Any]:
-        with self.lock:
-            return copy.deepcopy(self.record(env_id).body)
 
     def update(self, env_id: str, body: _EnvironmentUpdate) -> dict[str, Any]:
         given = body.model_fields_set
@@ -205,15 +188,6 @@ class Environments(Resource):
             record.body = updated
             return copy.deepcopy(updated)
 
-    def list_page(self, listing: Listing, *, include_archived: bool) -> dict[str, Any]:
-        with self.lock:
-            rows = [
-                (record.seq, record.body)
-                for record in self._records.values()
-                if include_archived or record.body["archived_at"] is None
-            ]
-            return paginate(rows, listing)
-
     def archive(self, env_id: str) -> dict[str, Any]:
         with self.lock:
             body = self.record(env_id).body
@@ -228,43 +202,12 @@ class Environments(Resource):
         return {"id": env_id, "type": "environment_deleted"}
 
     def routes(self) -> Routes:
-        async def create_environment(request: Request) -> Response:
-            Query(request, set())
-            return json_response(self.create(parse(_EnvironmentCreate, await request.body())))
-
-        async def get_environment(request: Request) -> Response:
-            Query(request, set())
-            return json_response(self.get(request.path_params["environment_id"]))
-
-        async def update_environment(request: Request) -> Response:
-            Query(request, set())
-            body = parse(_EnvironmentUpdate, await request.body())
-            return json_response(self.update(request.path_params["environment_id"], body))
-
-        async def list_environments(request: Request) -> Response:
-            query = Query(request, LIST)
-            return json_response(
-                self.list_page(
-                    query.listing("environments", order="desc"),
-                    include_archived=query.boolean("include_archived"),
-                )
-            )
-
-        async def archive_environment(request: Request) -> Response:
-            Query(request, set())
-            await empty_body(request)
-            return json_response(self.archive(request.path_params["environment_id"]))
-
-        async def delete_environment(request: Request) -> Response:
-            Query(request, set())
-            return json_response(self.delete(request.path_params["environment_id"]))
-
         env = "/v1/environments/{environment_id}"
         return [
-            ("POST", "/v1/environments", create_environment),
-            ("GET", "/v1/environments", list_environments),
-            ("GET", env, get_environment),
-            ("POST", env, update_environment),
-            ("DELETE", env, delete_environment),
-            ("POST", env + "/archive", archive_environment),
+            ("POST", "/v1/environments", endpoints.create(self.create, _EnvironmentCreate)),
+            ("GET", "/v1/environments", endpoints.listing(self.list_page, "environments")),
+            ("GET", env, endpoints.retrieve(self.get, "environment_id")),
+            ("POST", env, endpoints.update(self.update, _EnvironmentUpdate, "environment_id")),
+            ("DELETE", env, endpoints.delete(self.delete, "environment_id")),
+            ("POST", env + "/archive", endpoints.archive(self.archive, "environment_id")),
         ]

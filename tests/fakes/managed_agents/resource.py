@@ -7,6 +7,7 @@ a module with a :class:`Resource` subclass plus one line in ``ManagedAgentsState
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,9 @@ from typing import Any, ClassVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from tests.fakes.managed_agents.errors import not_found
+from tests.fakes.managed_agents.pagination import Listing, paginate
 
 BETA = "managed-agents-2026-04-01"
 
@@ -52,6 +56,38 @@ class Resource:
     def routes(self) -> Routes:
         """``(method, path, endpoint)`` for each endpoint this resource serves."""
         raise NotImplementedError
+
+
+class Collection(Resource):
+    """A resource of plain records found by id: ``kind`` names it in a 404."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self._records: dict[str, Record] = {}
+
+    def record(self, ident: str, *, error_code: str | None = None) -> Record:
+        record = self._records.get(ident)
+        if record is None:
+            raise not_found(self.kind, ident, error_code=error_code)
+        return record
+
+    def add(self, body: dict[str, Any]) -> None:
+        self._records[body["id"]] = Record(self.store.next_seq(), body)
+
+    def get(self, ident: str) -> dict[str, Any]:
+        with self.lock:
+            return copy.deepcopy(self.record(ident).body)
+
+    def list_page(self, listing: Listing, *, include_archived: bool) -> dict[str, Any]:
+        with self.lock:
+            rows = [
+                (record.seq, record.body)
+                for record in self._records.values()
+                if include_archived or record.body["archived_at"] is None
+            ]
+            return paginate(rows, listing)
 
 
 def json_response(content: Any, status: int = 200) -> JSONResponse:

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tests.fakes.managed_agents import endpoints
 from tests.fakes.managed_agents.agent_config import (
     McpServerIn,
     ModelIn,
@@ -31,7 +32,6 @@ from tests.fakes.managed_agents.bodies import (
     NonEmpty,
     Strict,
     check_metadata,
-    empty_body,
     parse,
     patch_metadata,
 )
@@ -300,15 +300,6 @@ class Sessions(Resource):
                 await run_in_threadpool(self.player.run, session["id"], echoed)
             return json_response(session)
 
-        async def get_session(request: Request) -> Response:
-            Query(request, set())
-            return json_response(self.get(request.path_params["session_id"]))
-
-        async def update_session(request: Request) -> Response:
-            Query(request, set())
-            body = parse(_SessionUpdate, await request.body())
-            return json_response(self.update(request.path_params["session_id"], body))
-
         async def list_sessions(request: Request) -> Response:
             filters = {"agent_id", "agent_version", "statuses[]", "order", "deployment_id"}
             query = Query(request, LIST | TIME_BOUNDS | filters | {"memory_store_id"})
@@ -334,21 +325,12 @@ class Sessions(Resource):
                 )
             )
 
-        async def archive_session(request: Request) -> Response:
-            Query(request, set())
-            await empty_body(request)
-            return json_response(self.archive(request.path_params["session_id"]))
-
-        async def delete_session(request: Request) -> Response:
-            Query(request, set())
-            return json_response(self.delete(request.path_params["session_id"]))
-
         session = "/v1/sessions/{session_id}"
         return [
             ("POST", "/v1/sessions", create_session),
             ("GET", "/v1/sessions", list_sessions),
-            ("GET", session, get_session),
-            ("POST", session, update_session),
-            ("DELETE", session, delete_session),
-            ("POST", session + "/archive", archive_session),
+            ("GET", session, endpoints.retrieve(self.get, "session_id")),
+            ("POST", session, endpoints.update(self.update, _SessionUpdate, "session_id")),
+            ("DELETE", session, endpoints.delete(self.delete, "session_id")),
+            ("POST", session + "/archive", endpoints.archive(self.archive, "session_id")),
         ]

@@ -9,21 +9,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-
+from tests.fakes.managed_agents import endpoints
 from tests.fakes.managed_agents.bodies import (
     Str1_255,
     Strict,
     check_metadata,
-    empty_body,
-    parse,
     patch_metadata,
 )
-from tests.fakes.managed_agents.errors import bad, not_found
-from tests.fakes.managed_agents.pagination import Listing, paginate
-from tests.fakes.managed_agents.query import LIST, Query
-from tests.fakes.managed_agents.resource import Record, Resource, Routes, Store, json_response
+from tests.fakes.managed_agents.errors import bad
+from tests.fakes.managed_agents.resource import Collection, Record, Routes, Store
 from tests.fakes.managed_agents.values import new_id, now, ts
 
 
@@ -37,20 +31,15 @@ class _VaultUpdate(Strict):
     metadata: dict[str, str | None] | None = None
 
 
-class Vaults(Resource):
+class Vaults(Collection):
     """``/v1/vaults``, and the store of every vault's credentials (records and secrets)."""
+
+    kind = "Vault"
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
-        self._records: dict[str, Record] = {}
         self.credentials: dict[str, Record] = {}
         self.secrets: dict[str, dict[str, str]] = {}
-
-    def record(self, vault_id: str) -> Record:
-        record = self._records.get(vault_id)
-        if record is None:
-            raise not_found("Vault", vault_id)
-        return record
 
     def create(self, body: _VaultCreate) -> dict[str, Any]:
         check_metadata(body.metadata)
@@ -65,12 +54,8 @@ class Vaults(Resource):
             "archived_at": None,
         }
         with self.lock:
-            self._records[vault["id"]] = Record(self.store.next_seq(), vault)
+            self.add(vault)
         return copy.deepcopy(vault)
-
-    def get(self, vault_id: str) -> dict[str, Any]:
-        with self.lock:
-            return copy.deepcopy(self.record(vault_id).body)
 
     def update(self, vault_id: str, body: _VaultUpdate) -> dict[str, Any]:
         given = body.model_fields_set
@@ -89,15 +74,6 @@ class Vaults(Resource):
                 updated["updated_at"] = ts(now())
             record.body = updated
             return copy.deepcopy(updated)
-
-    def list_page(self, listing: Listing, *, include_archived: bool) -> dict[str, Any]:
-        with self.lock:
-            rows = [
-                (record.seq, record.body)
-                for record in self._records.values()
-                if include_archived or record.body["archived_at"] is None
-            ]
-            return paginate(rows, listing)
 
     def archive(self, vault_id: str) -> dict[str, Any]:
         with self.lock:
@@ -130,43 +106,12 @@ class Vaults(Resource):
         self.secrets.pop(record.body["id"], None)
 
     def routes(self) -> Routes:
-        async def create_vault(request: Request) -> Response:
-            Query(request, set())
-            return json_response(self.create(parse(_VaultCreate, await request.body())))
-
-        async def get_vault(request: Request) -> Response:
-            Query(request, set())
-            return json_response(self.get(request.path_params["vault_id"]))
-
-        async def update_vault(request: Request) -> Response:
-            Query(request, set())
-            body = parse(_VaultUpdate, await request.body())
-            return json_response(self.update(request.path_params["vault_id"], body))
-
-        async def list_vaults(request: Request) -> Response:
-            query = Query(request, LIST)
-            return json_response(
-                self.list_page(
-                    query.listing("vaults", order="desc"),
-                    include_archived=query.boolean("include_archived"),
-                )
-            )
-
-        async def archive_vault(request: Request) -> Response:
-            Query(request, set())
-            await empty_body(request)
-            return json_response(self.archive(request.path_params["vault_id"]))
-
-        async def delete_vault(request: Request) -> Response:
-            Query(request, set())
-            return json_response(self.delete(request.path_params["vault_id"]))
-
         vault = "/v1/vaults/{vault_id}"
         return [
-            ("POST", "/v1/vaults", create_vault),
-            ("GET", "/v1/vaults", list_vaults),
-            ("GET", vault, get_vault),
-            ("POST", vault, update_vault),
-            ("DELETE", vault, delete_vault),
-            ("POST", vault + "/archive", archive_vault),
+            ("POST", "/v1/vaults", endpoints.create(self.create, _VaultCreate)),
+            ("GET", "/v1/vaults", endpoints.listing(self.list_page, "vaults")),
+            ("GET", vault, endpoints.retrieve(self.get, "vault_id")),
+            ("POST", vault, endpoints.update(self.update, _VaultUpdate, "vault_id")),
+            ("DELETE", vault, endpoints.delete(self.delete, "vault_id")),
+            ("POST", vault + "/archive", endpoints.archive(self.archive, "vault_id")),
         ]
