@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 
-from bridge.config import CommandToolConfig, load_config
-from bridge.tools import command as command_module
-from bridge.tools.command import command_source
+from bridge.config import load_config
+from bridge.tools.command import process as command_process
+from bridge.tools.command.config import CommandToolConfig
+from bridge.tools.command.source import command_source
 from bridge.tools.registry import CallContext, ToolSpec
 from bridge.tools.secrets import SecretResolver, StaticSecrets
 
@@ -472,7 +473,7 @@ def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     child, grandchild = (int(pid) for pid in pidfile.read_text().split())
     assert gone(child)
     assert wait_until(lambda: gone(grandchild))
-    assert elapsed < 1.5 + command_module.KILL_GRACE
+    assert elapsed < 1.5 + command_process.KILL_GRACE
 
 
 def test_cancellation_kills_the_child_and_grandchild(tmp_path: Path) -> None:
@@ -495,7 +496,7 @@ def test_cancellation_kills_the_child_and_grandchild(tmp_path: Path) -> None:
 def test_a_child_that_ignores_sigterm_gets_sigkill_after_the_grace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(command_module, "KILL_GRACE", 0.3)
+    monkeypatch.setattr(command_process, "KILL_GRACE", 0.3)
     spec, pidfile = family(tmp_path, "ignore-term")
 
     async def main() -> tuple[list[int], float]:

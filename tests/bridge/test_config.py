@@ -13,8 +13,9 @@ import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
-from bridge.config import BridgeConfig, load_config, parse_template
+from bridge.config import BridgeConfig, load_config
 from bridge.errors import ConfigError, ToolLoadError
+from bridge.tools.command.config import parse_template
 from bridge.tools.loader import build_registry, check_config
 from bridge.tools.registry import CallContext
 from bridge.tools.secrets import StaticSecrets

@@ -18,7 +18,8 @@ from mcp.types import TextContent, ToolListChangedNotification
 from bridge.config import BridgeConfig, load_config
 from bridge.errors import ConfigError, ToolLoadError
 from bridge.tools.loader import check_config
-from bridge.tools.mcp import McpSource, McpToolsConfig, probe_tools
+from bridge.tools.mcp.config import McpToolsConfig
+from bridge.tools.mcp.source import McpSource, probe_tools
 from bridge.tools.registry import CallContext
 from bridge.tools.secrets import StaticSecrets
 from tests.bridge.backends.remote import remote_app

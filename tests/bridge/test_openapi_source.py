@@ -16,7 +16,8 @@ from mcp.types import TextContent, ToolListChangedNotification
 from bridge.config import BridgeConfig, load_config
 from bridge.errors import ConfigError, ToolLoadError
 from bridge.tools.loader import build_registry, check_config
-from bridge.tools.openapi import OpenApiToolsConfig, openapi_source
+from bridge.tools.openapi.config import OpenApiToolsConfig
+from bridge.tools.openapi.source import openapi_source
 from bridge.tools.secrets import StaticSecrets
 from tests.bridge.backends.inventory import SPEC, inventory_app
 from tests.bridge.conftest import RunningBridge, connect

@@ -24,7 +24,8 @@ from bridge import Secrets, tool
 from bridge.config import load_config
 from bridge.errors import ToolLoadError
 from bridge.tools.loader import build_registry
-from bridge.tools.python import python_source, tool_meta
+from bridge.tools.python import tool_meta
+from bridge.tools.python.source import python_source
 from bridge.tools.registry import CallContext, ToolSpec
 from bridge.tools.secrets import SecretResolver, StaticSecrets
 
