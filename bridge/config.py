@@ -34,6 +34,7 @@ from pydantic import (
 from bridge.errors import ConfigError
 from bridge.tools.durations import Duration, PositiveDuration
 from bridge.tools.kinds import ToolTables, source_kinds, tables_model
+from mcpb.urls import DEFAULT_PORTS, origin
 
 ENVIRONMENT = {
     "MCP_BRIDGE_HOST": "server.host",
@@ -43,7 +44,7 @@ ENVIRONMENT = {
 }
 
 _OVERRIDE_ALIASES = {key.rsplit(".", 1)[1]: key for key in ENVIRONMENT.values()}
-_LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 _LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
 _MAX_SHOWN_VALUE = 60
 _NO_KINDS = "none are installed (reinstall mcp-bridge: pip install -e . or make install)"
@@ -101,10 +102,22 @@ class ServerConfig(_Model):
 
     @property
     def effective_allowed_hosts(self) -> tuple[str, ...]:
-        """Host headers to accept: loopback, the public URL's host, then ``allowed_hosts``."""
+        """Host headers to accept: loopback on the served port, the public URL's host and port
+        (also bare when it is the scheme's default), then ``allowed_hosts``.
+
+        Loopback on another port is refused: that is another server. Only a config whose port
+        is not bound yet (``port = 0``) allows loopback on any port; ``serve`` binds first and
+        reloads the config with the port it got.
+        """
         public = urlsplit(self.public_url)
-        hosts = [*_LOOPBACK_HOSTS, public.netloc, f"{public.hostname}:*", *self.allowed_hosts]
-        return tuple(dict.fromkeys(hosts))
+        scheme, host, port = origin(self.public_url)
+        name = f"[{host}]" if ":" in host else host
+        served = str(self.port) if self.port else "*"
+        hosts = [f"{loopback}:{served}" for loopback in _LOOPBACK_HOSTS]
+        hosts += [public.netloc, f"{name}:{port}"]
+        if port == DEFAULT_PORTS.get(scheme):
+            hosts.append(name)
+        return tuple(dict.fromkeys([*hosts, *self.allowed_hosts]))
 
     @property
     def effective_allowed_origins(self) -> tuple[str, ...]:

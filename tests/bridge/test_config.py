@@ -126,8 +126,9 @@ def test_the_public_host_is_allowed_automatically(tmp_path: Path) -> None:
 
     server = load_config(path, environ={}).server
 
-    assert server.effective_allowed_hosts[:3] == ("127.0.0.1:*", "localhost:*", "[::1]:*")
+    assert server.effective_allowed_hosts[:3] == ("127.0.0.1:8765", "localhost:8765", "[::1]:8765")
     assert "tools.example.com" in server.effective_allowed_hosts
+    assert "tools.example.com:443" in server.effective_allowed_hosts
     assert "tunnel.example.net" in server.effective_allowed_hosts
     assert "https://tools.example.com" in server.effective_allowed_origins
     assert "https://console.example.com" in server.effective_allowed_origins
