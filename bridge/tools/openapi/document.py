@@ -21,7 +21,6 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from referencing import Registry, Resource
@@ -32,9 +31,9 @@ from bridge.errors import SecretUnavailableError, ToolLoadError
 from bridge.tools.openapi.config import OpenApiToolsConfig, is_url
 from bridge.tools.remote_auth import resolve_auth
 from bridge.tools.secrets import SecretResolver
+from mcpb.urls import origin
 
 _SPEC_TIMEOUT = 10.0
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _MAX_DEPTH = 32
 _URI = "urn:bridge:openapi-document"
 
@@ -102,13 +101,6 @@ def load_document(cfg: OpenApiToolsConfig, secrets: SecretResolver) -> Document:
         except SecretUnavailableError as exc:
             raise ToolLoadError(f"cannot fetch {cfg.spec}: {exc}") from exc
     return _checked(_fetch(cfg.spec, headers), cfg.spec)
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port of ``url``, the default port filled in."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
 
 
 def _read_file(location: str) -> str:
