@@ -20,11 +20,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from referencing import Registry, Resource
-from referencing._core import Resolved, Resolver
 from referencing.exceptions import Unresolvable
 
 from bridge.errors import SecretUnavailableError, ToolLoadError
@@ -32,6 +31,9 @@ from bridge.tools.openapi.config import OpenApiToolsConfig, is_url
 from bridge.tools.remote_auth import resolve_auth
 from bridge.tools.secrets import SecretResolver
 from mcpb.urls import origin
+
+if TYPE_CHECKING:
+    from referencing._core import Resolved, Resolver  # the types lookup() deals in
 
 _SPEC_TIMEOUT = 10.0
 _MAX_DEPTH = 32
