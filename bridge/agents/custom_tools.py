@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from bridge.errors import AgentError
-from bridge.tools.python import tool_meta
+from bridge.tools.python.decorator import tool_meta
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver.tools.base import Tool

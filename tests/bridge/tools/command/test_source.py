@@ -1,102 +1,31 @@
-"""Command tools: argv templating, validation, clean environment, output caps, killing."""
+"""Command tools: the schema from params, argv templating, validation, environment, secrets."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import sys
-import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent
 
-from bridge.config import CommandToolConfig, load_config
-from bridge.tools import command as command_module
-from bridge.tools.command import command_source
-from bridge.tools.registry import CallContext, ToolSpec
-from bridge.tools.secrets import SecretResolver, StaticSecrets
-
-PY = sys.executable
-HERE = Path(__file__).resolve().parent
-SECRET = "sk-live-4Kd8Qm2Vx7Nz5Wp3"
-CONTEXT = CallContext(timeout=30, max_output=64 * 1024)
-
-
-def command(config_dir: Path, secrets: SecretResolver | None = None, **fields: Any) -> ToolSpec:
-    cfg = CommandToolConfig.model_validate(
-        {"name": "cmd", **fields}, context={"config_dir": config_dir}
-    )
-    (spec,) = command_source(cfg, config_dir, secrets or StaticSecrets()).tools()
-    return spec
-
-
-def python(code: str, *extra: str) -> list[str]:
-    return [PY, "-c", textwrap.dedent(code), *extra]
-
-
-def run(spec: ToolSpec, arguments: dict[str, Any] | None = None, **context: Any) -> CallToolResult:
-    ctx = CallContext(timeout=30, max_output=context.get("max_output", 64 * 1024))
-    return anyio.run(spec.call, arguments or {}, ctx)
-
-
-def text(result: CallToolResult) -> str:
-    (block,) = result.content
-    assert isinstance(block, TextContent)
-    return block.text
-
-
-def gone(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-def wait_until(predicate: Any, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
-# A child that starts a grandchild in its process group, reports both pids, then hangs.
-FAMILY = """
-    import os, signal, subprocess, sys, time
-    if sys.argv[2] == "ignore-term":
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    with open(sys.argv[1] + ".tmp", "w") as f:
-        f.write("%d %d" % (os.getpid(), grandchild.pid))
-    os.replace(sys.argv[1] + ".tmp", sys.argv[1])
-    time.sleep(60)
-"""
-
-
-def family(tmp_path: Path, mode: str = "plain") -> tuple[ToolSpec, Path]:
-    pidfile = tmp_path / "pids"
-    spec = command(tmp_path, argv=python(FAMILY, str(pidfile), mode))
-    return spec, pidfile
-
-
-async def wait_for_file(path: Path, seconds: float = 10.0) -> list[int]:
-    with anyio.fail_after(seconds):
-        while not path.exists():
-            await anyio.sleep(0.02)
-    return [int(pid) for pid in path.read_text().split()]
-
-
-# Schema and validation
+from bridge.config import load_config
+from bridge.tools.command.source import command_source
+from bridge.tools.secrets import StaticSecrets
+from tests.bridge.tools.command.support import (
+    ECHO_ARGS,
+    HERE,
+    PY,
+    SECRET,
+    command,
+    python,
+    run,
+    text,
+)
 
 
 def test_params_become_the_input_schema(tmp_path: Path) -> None:
@@ -156,9 +85,6 @@ def test_write_tools_say_whether_they_destroy(
     assert annotations is not None
     assert annotations.read_only_hint is False
     assert annotations.destructive_hint is destructive
-
-
-ECHO_ARGS = python("import json, sys; sys.stdout.write(json.dumps(sys.argv[1:]))")
 
 
 @pytest.mark.parametrize(
@@ -240,66 +166,6 @@ def test_a_nul_byte_in_an_argument_is_refused(tmp_path: Path) -> None:
         run(spec, {"p": "a\x00b"})
 
 
-# Outcomes
-
-
-def test_exit_zero_gives_stdout(tmp_path: Path) -> None:
-    spec = command(tmp_path, argv=python("import sys; print('out'); print('err', file=sys.stderr)"))
-
-    result = run(spec)
-
-    assert result.is_error is False
-    assert text(result) == "out\n"
-
-
-def test_stderr_is_included_when_asked(tmp_path: Path) -> None:
-    spec = command(
-        tmp_path,
-        argv=python("import sys; print('out'); print('err', file=sys.stderr)"),
-        include_stderr=True,
-    )
-
-    assert text(run(spec)) == "out\n\n[stderr]\nerr\n"
-
-
-def test_no_output_says_so(tmp_path: Path) -> None:
-    assert text(run(command(tmp_path, argv=["true"]))) == "(no output)"
-
-
-def test_a_non_zero_exit_is_an_error_result_with_code_and_stderr(tmp_path: Path) -> None:
-    spec = command(
-        tmp_path,
-        argv=python(
-            "import sys; print('3 failed'); print('Traceback...', file=sys.stderr); sys.exit(3)"
-        ),
-    )
-
-    result = run(spec)
-
-    assert result.is_error is True
-    assert text(result) == (
-        "command failed with exit code 3\n[stdout]\n3 failed\n\n[stderr]\nTraceback...\n"
-    )
-
-
-def test_death_by_signal_is_reported_by_name(tmp_path: Path) -> None:
-    spec = command(tmp_path, argv=python("import os, signal; os.kill(os.getpid(), signal.SIGKILL)"))
-
-    result = run(spec)
-
-    assert result.is_error is True
-    assert text(result) == "command killed by signal SIGKILL"
-
-
-def test_a_missing_program_is_a_tool_error(tmp_path: Path) -> None:
-    spec = command(tmp_path, argv=["pytools-no-such-program"])
-
-    with pytest.raises(
-        ToolError, match=r"cannot run 'pytools-no-such-program' in .*: No such file"
-    ):
-        run(spec)
-
-
 def test_the_child_runs_in_the_config_directory_by_default(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     cwd_code = python("import os; print(os.getcwd())")
@@ -309,18 +175,6 @@ def test_the_child_runs_in_the_config_directory_by_default(tmp_path: Path) -> No
 
     assert text(default).strip() == str(tmp_path)
     assert text(relative).strip() == str(tmp_path / "sub")
-
-
-def test_the_child_has_its_own_session_and_no_stdin(tmp_path: Path) -> None:
-    spec = command(
-        tmp_path,
-        argv=python("import os, sys; print(os.getsid(0) == os.getpid(), repr(sys.stdin.read()))"),
-    )
-
-    assert text(run(spec)) == "True ''\n"
-
-
-# Environment and secrets
 
 
 def test_the_child_gets_a_clean_environment(
@@ -422,131 +276,8 @@ def test_a_missing_secret_is_a_tool_error_naming_it(tmp_path: Path) -> None:
     assert "mcp-vault add absent-key --kind secret" in str(caught.value)
 
 
-# Output caps
-
-
-def test_huge_output_is_truncated_with_a_notice(tmp_path: Path) -> None:
-    spec = command(tmp_path, argv=python("import sys; sys.stdout.write('x' * 1048576)"))
-
-    out = text(run(spec, max_output=65536))
-
-    notice = "\n[output truncated: 1048576 bytes, showing the first 65536]"
-    assert out == "x" * 65536 + notice
-
-
-def test_a_failures_stderr_keeps_its_tail(tmp_path: Path) -> None:
-    spec = command(
-        tmp_path,
-        argv=python("import sys; sys.stderr.write('e' * 200000 + 'THE-END'); sys.exit(1)"),
-    )
-
-    out = text(run(spec, max_output=1000))
-
-    assert out.startswith("command failed with exit code 1\n[stderr]\n")
-    assert "[stderr truncated: 200007 bytes, showing the last 1000]\n" in out
-    assert out.endswith("e" * 993 + "THE-END")
-
-
-def test_a_multibyte_character_cut_by_the_cap_is_dropped_cleanly(tmp_path: Path) -> None:
-    spec = command(tmp_path, argv=python("import sys; sys.stdout.write('é' * 100)"))
-
-    out = text(run(spec, max_output=11))
-
-    assert out == "é" * 5 + "\n[output truncated: 200 bytes, showing the first 11]"
-
-
-# Timeouts and cancellation
-
-
-def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
-    spec, pidfile = family(tmp_path)
-
-    async def main() -> float:
-        started = time.monotonic()
-        with pytest.raises(TimeoutError), anyio.fail_after(1.5):
-            await spec.call({}, CONTEXT)
-        return time.monotonic() - started
-
-    elapsed = anyio.run(main)
-
-    child, grandchild = (int(pid) for pid in pidfile.read_text().split())
-    assert gone(child)
-    assert wait_until(lambda: gone(grandchild))
-    assert elapsed < 1.5 + command_module.KILL_GRACE
-
-
-def test_cancellation_kills_the_child_and_grandchild(tmp_path: Path) -> None:
-    spec, pidfile = family(tmp_path)
-
-    async def main() -> list[int]:
-        async with anyio.create_task_group() as group:
-            group.start_soon(spec.call, {}, CONTEXT)
-            pids = await wait_for_file(pidfile)
-            assert not any(gone(pid) for pid in pids)
-            group.cancel_scope.cancel()
-        return pids
-
-    child, grandchild = anyio.run(main)
-
-    assert gone(child)
-    assert wait_until(lambda: gone(grandchild))
-
-
-def test_a_child_that_ignores_sigterm_gets_sigkill_after_the_grace(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(command_module, "KILL_GRACE", 0.3)
-    spec, pidfile = family(tmp_path, "ignore-term")
-
-    async def main() -> tuple[list[int], float]:
-        async with anyio.create_task_group() as group:
-            group.start_soon(spec.call, {}, CONTEXT)
-            pids = await wait_for_file(pidfile)
-            cancelled = time.monotonic()
-            group.cancel_scope.cancel()
-        return pids, time.monotonic() - cancelled
-
-    (child, grandchild), took = anyio.run(main)
-
-    assert gone(child)
-    assert wait_until(lambda: gone(grandchild))
-    assert took >= 0.3
-
-
-def test_leftover_background_processes_are_cleaned_up_after_success(tmp_path: Path) -> None:
-    spec = command(
-        tmp_path,
-        argv=python(
-            """
-            import subprocess, sys
-            p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            print(p.pid)
-            """
-        ),
-    )
-
-    result = run(spec)
-
-    assert result.is_error is False
-    assert wait_until(lambda: gone(int(text(result))))
-
-
-def test_the_bridge_keeps_working_after_a_killed_call(tmp_path: Path) -> None:
-    spec, pidfile = family(tmp_path)
-    quick = command(tmp_path, argv=python("print('still here')"))
-
-    async def main() -> str:
-        with anyio.move_on_after(0.5):
-            await spec.call({}, CONTEXT)
-        return text(await quick.call({}, CONTEXT))
-
-    assert anyio.run(main) == "still here\n"
-    assert all(wait_until(lambda p=pid: gone(p)) for pid in map(int, pidfile.read_text().split()))
-
-
 def test_the_example_run_tests_tool_runs_pytest() -> None:
-    examples = HERE.parents[1] / "examples"
+    examples = HERE.parents[3] / "examples"
     (cfg,) = load_config(examples / "bridge.toml", environ={}).tools.command
     (spec,) = command_source(cfg, examples, StaticSecrets()).tools()
 

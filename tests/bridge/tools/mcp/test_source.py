@@ -6,55 +6,32 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
 from mcp import Client
-from mcp.types import TextContent, ToolListChangedNotification
+from mcp.types import ToolListChangedNotification
 
-from bridge.config import BridgeConfig, load_config
-from bridge.errors import ConfigError, ToolLoadError
-from bridge.tools.loader import check_config
-from bridge.tools.mcp import McpSource, McpToolsConfig, probe_tools
+from bridge.tools.mcp.config import McpToolsConfig
+from bridge.tools.mcp.source import McpSource
 from bridge.tools.registry import CallContext
 from bridge.tools.secrets import StaticSecrets
 from tests.bridge.backends.remote import remote_app
+from tests.bridge.configs import load_toml
 from tests.bridge.conftest import RunningBridge, connect
+from tests.bridge.tools.mcp.support import (
+    STDIO_SERVER,
+    StartBridge,
+    stdio_toml,
+    text,
+)
 from tests.support.live import LiveServer, serve
 from vaults.store import Store
 
 pytestmark = pytest.mark.anyio
-
-StartBridge = Callable[..., RunningBridge]
-BACKENDS = Path(__file__).parent / "backends"
-STDIO_SERVER = BACKENDS / "stdio_server.py"
-
-
-def _text(result: object) -> str:
-    return "".join(b.text for b in result.content if isinstance(b, TextContent))  # type: ignore[attr-defined]
-
-
-def _stdio_toml(record: Path, *, name: str = "files", extra: str = "") -> str:
-    return f"""
-[[tools.mcp]]
-name = "{name}"
-command = ["{sys.executable}", "{STDIO_SERVER}", "{record}"]
-env = {{ API_TOKEN = "vault:files-token" }}
-prefix = "{name}_"
-restart_delay = "0.1s"
-restart_delay_max = "0.2s"
-{extra}
-"""
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Path:
-    path = tmp_path / "record"
-    path.mkdir()
-    return path
 
 
 async def test_stdio_tools_are_listed_with_the_prefix_and_calls_work(
@@ -66,7 +43,7 @@ async def test_stdio_tools_are_listed_with_the_prefix_and_calls_work(
 ) -> None:
     caplog.set_level(logging.INFO, logger="bridge.mcp")
     store.add_secret("files-token", "child-secret-value")
-    bridge = start_bridge(_stdio_toml(record))
+    bridge = start_bridge(stdio_toml(record))
     seen: list[float] = []
 
     async def progress(value: float, total: float | None, message: str | None) -> None:
@@ -111,7 +88,7 @@ async def test_a_crashed_child_fails_fast_while_down_and_is_restarted(
     start_bridge: StartBridge, store: Store, record: Path, transport: str
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
-    bridge = start_bridge(_stdio_toml(record))
+    bridge = start_bridge(stdio_toml(record))
     async with connect(bridge, transport) as client:
         first = (await client.call_tool("files_whoami", {})).structured_content
         (record / "block").touch()  # restarts fail until it is gone
@@ -124,10 +101,10 @@ async def test_a_crashed_child_fails_fast_while_down_and_is_restarted(
         await _wait_ready(bridge, 200)
         again = await client.call_tool("files_whoami", {})
         echoed = await client.call_tool("files_echo", {"text": "back"})
-    assert crashed.is_error and "went away" in _text(crashed)
+    assert crashed.is_error and "went away" in text(crashed)
     assert body["sources"] == {**body["sources"], "mcp:files": False}  # type: ignore[dict-item]
     assert [k for k, v in body["sources"].items() if not v] == ["mcp:files"]  # type: ignore[union-attr]
-    assert down.is_error and "'files' is down" in _text(down)
+    assert down.is_error and "'files' is down" in text(down)
     assert elapsed < 1.0
     assert first is not None and again.structured_content is not None
     assert again.structured_content["result"] != first["result"]
@@ -139,7 +116,7 @@ async def test_a_child_that_cannot_start_leaves_the_bridge_up_and_not_ready(
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
     (record / "block").touch()
-    bridge = start_bridge(_stdio_toml(record))
+    bridge = start_bridge(stdio_toml(record))
     code, body = await _ready(bridge)
     async with connect(bridge, "http") as client:
         names = {t.name for t in (await client.list_tools()).tools}
@@ -168,7 +145,7 @@ async def test_cancelling_a_call_cancels_it_in_the_child(
     start_bridge: StartBridge, store: Store, record: Path, transport: str
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
-    bridge = start_bridge(_stdio_toml(record))
+    bridge = start_bridge(stdio_toml(record))
     async with connect(bridge, transport) as client:
         async with anyio.create_task_group() as group:
             group.start_soon(client.call_tool, "files_wait", {})
@@ -184,11 +161,11 @@ async def test_a_timed_out_call_is_cancelled_in_the_child(
     start_bridge: StartBridge, store: Store, record: Path
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
-    bridge = start_bridge(_stdio_toml(record, extra='timeout = "0.5s"'))
+    bridge = start_bridge(stdio_toml(record, extra='timeout = "0.5s"'))
     async with connect(bridge, "http") as client:
         result = await client.call_tool("files_wait", {})
     cancelled = await _calls(record, "cancelled")
-    assert result.is_error and "timed out" in _text(result)
+    assert result.is_error and "timed out" in text(result)
     assert len(cancelled) == 1
 
 
@@ -197,7 +174,7 @@ async def test_the_child_gets_a_clean_environment_and_never_the_callers_token(
 ) -> None:
     monkeypatch.setenv("BRIDGE_PRIVATE_SETTING", "not-for-children")
     store.add_secret("files-token", "child-secret-value")
-    bridge = start_bridge(_stdio_toml(record))
+    bridge = start_bridge(stdio_toml(record))
     async with connect(bridge, "sse") as client:
         await client.call_tool("files_echo", {"text": "hi"})
     (dump,) = record.glob("env-*.json")
@@ -212,20 +189,20 @@ async def test_the_childs_secrets_are_redacted_and_its_output_capped(
     start_bridge: StartBridge, store: Store, record: Path
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
-    bridge = start_bridge(_stdio_toml(record))
+    bridge = start_bridge(stdio_toml(record))
     async with connect(bridge, "http") as client:
         leaked = await client.call_tool("files_leak", {})
         big = await client.call_tool("files_echo", {"text": "x" * 100_000})
     assert leaked.structured_content == {"token": "[redacted]"}
-    assert "child-secret-value" not in _text(leaked) and "[redacted]" in _text(leaked)
-    assert "output truncated" in _text(big) and len(_text(big).encode()) < 66_000
+    assert "child-secret-value" not in text(leaked) and "[redacted]" in text(leaked)
+    assert "output truncated" in text(big) and len(text(big).encode()) < 66_000
 
 
 async def test_a_list_changed_notification_refreshes_the_tools(
     start_bridge: StartBridge, store: Store, record: Path
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
-    bridge = start_bridge(_stdio_toml(record))
+    bridge = start_bridge(stdio_toml(record))
     async with connect(bridge, "http") as client:
         before = {t.name for t in (await client.list_tools()).tools}
         await client.call_tool("files_grow", {"name": "newt"})
@@ -235,7 +212,7 @@ async def test_a_list_changed_notification_refreshes_the_tools(
             await anyio.sleep(0.05)
         grown = await client.call_tool("files_newt", {})
     assert "files_newt" not in before
-    assert _text(grown) == "I am newt"
+    assert text(grown) == "I am newt"
 
 
 @pytest.mark.parametrize("transport", ["sse", "http-legacy"])
@@ -243,7 +220,7 @@ async def test_connected_clients_are_told_when_the_proxied_tools_change(
     start_bridge: StartBridge, store: Store, record: Path, transport: str
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
-    bridge = start_bridge(_stdio_toml(record))
+    bridge = start_bridge(stdio_toml(record))
     changed = anyio.Event()
 
     async def on_message(message: object) -> None:
@@ -262,7 +239,7 @@ async def test_modern_clients_listening_are_told_when_the_proxied_tools_change(
     start_bridge: StartBridge, store: Store, record: Path
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
-    bridge = start_bridge(_stdio_toml(record))
+    bridge = start_bridge(stdio_toml(record))
     async with connect(bridge, "http") as client:
         async with client.listen(tools_list_changed=True) as subscription:
             await client.call_tool("files_grow", {"name": "newt"})
@@ -312,7 +289,7 @@ async def test_a_remote_server_gets_the_vault_bearer_and_never_the_callers_token
     assert seen and all(h["authorization"] == "Bearer remote-secret-value" for h in seen)
     assert all(h.get("x-team") == "platform" for h in seen)
     assert not any(bridge.token in value for h in seen for value in h.values())
-    assert _text(revealed) == "I accept Bearer [redacted]"
+    assert text(revealed) == "I accept Bearer [redacted]"
 
 
 async def test_a_remote_server_that_refuses_the_bearer_leaves_the_source_down(
@@ -348,7 +325,7 @@ async def _wait_gone(pid: int, within: float = 10.0) -> None:
 
 async def _whoami(client: Client) -> int:
     result = await client.call_tool("files_whoami", {})
-    assert result.structured_content is not None, _text(result)
+    assert result.structured_content is not None, text(result)
     return int(result.structured_content["result"])
 
 
@@ -357,7 +334,7 @@ async def test_per_client_gives_each_client_session_its_own_child_bounded(
     start_bridge: StartBridge, store: Store, record: Path, transport: str
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
-    bridge = start_bridge(_stdio_toml(record, extra="per_client = true\nmax_processes = 2"))
+    bridge = start_bridge(stdio_toml(record, extra="per_client = true\nmax_processes = 2"))
     async with connect(bridge, transport) as first, connect(bridge, transport) as second:
         first_child = await _whoami(first)
         second_child = await _whoami(second)
@@ -382,13 +359,13 @@ async def test_per_client_stateless_calls_share_one_child_per_credential(
     start_bridge: StartBridge, store: Store, record: Path
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
-    bridge = start_bridge(_stdio_toml(record, extra="per_client = true\nmax_processes = 1"))
+    bridge = start_bridge(stdio_toml(record, extra="per_client = true\nmax_processes = 1"))
     other = store.add_token("second-agent").token
 
     async def whoami(token: str | None = None) -> int:
         async with connect(bridge, "http", token=token) as client:
             result = await client.call_tool("files_whoami", {})
-        assert result.structured_content is not None, _text(result)
+        assert result.structured_content is not None, text(result)
         return int(result.structured_content["result"])
 
     first = await whoami()
@@ -407,7 +384,7 @@ async def test_curation_applies_to_proxied_tools(
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
     bridge = start_bridge(
-        _stdio_toml(
+        stdio_toml(
             record,
             name="f",
             extra="""
@@ -430,7 +407,7 @@ async def test_a_proxied_tool_never_shadows_an_earlier_tool_of_the_same_name(
     start_bridge: StartBridge, store: Store, record: Path
 ) -> None:
     store.add_secret("files-token", "child-secret-value")
-    bridge = start_bridge(_stdio_toml(record).replace('prefix = "files_"', ""))
+    bridge = start_bridge(stdio_toml(record).replace('prefix = "files_"', ""))
     async with connect(bridge, "http") as client:
         names = [t.name for t in (await client.list_tools()).tools]
         added = await client.call_tool("add", {"a": 1, "b": 2})
@@ -440,123 +417,11 @@ async def test_a_proxied_tool_never_shadows_an_earlier_tool_of_the_same_name(
     assert not whoami.is_error
 
 
-def _config(tmp_path: Path, text: str) -> BridgeConfig:
-    path = tmp_path / "bridge.toml"
-    path.write_text(text)
-    return load_config(path, environ={})
-
-
-@pytest.mark.parametrize(
-    ("table", "fragment"),
-    [
-        pytest.param('command = ["x"]\nurl = "http://h/mcp"', "either command", id="both"),
-        pytest.param("", "either command", id="neither"),
-        pytest.param(
-            'url = "http://h/mcp"\nbearer = "s3cret"', "vault secret", id="literal-bearer"
-        ),
-        pytest.param(
-            'url = "http://h/mcp"\nheaders = { Authorization = "Bearer x" }',
-            "from the vault",
-            id="literal-authorization",
-        ),
-        pytest.param(
-            'url = "http://h/mcp"\nenv = { A = "b" }', "command source only", id="env-url"
-        ),
-        pytest.param('command = ["x"]\nbearer = "vault:k"', "url source only", id="bearer-cmd"),
-        pytest.param('url = "ftp://h/mcp"', "http(s) URL", id="bad-url"),
-        pytest.param(
-            'command = ["x"]\nrestart_delay = "2s"\nrestart_delay_max = "1s"',
-            "restart_delay_max",
-            id="backoff",
-        ),
-        pytest.param('command = ["x"]\nmax_processes = 0', "greater than", id="max-processes"),
-    ],
-)
-def test_a_bad_mcp_table_names_the_key_and_the_problem(
-    tmp_path: Path, table: str, fragment: str
-) -> None:
-    with pytest.raises(ConfigError) as caught:
-        _config(tmp_path, f'[[tools.mcp]]\nname = "files"\n{table}\n')
-    assert str(caught.value).startswith(f"{tmp_path / 'bridge.toml'}: tools.mcp[0]")
-    assert fragment in str(caught.value)
-
-
-def test_check_reports_a_missing_program_and_a_missing_secret(tmp_path: Path) -> None:
-    config = _config(
-        tmp_path,
-        """
-[[tools.mcp]]
-name = "files"
-command = ["no-such-program-anywhere"]
-env = { API_TOKEN = "vault:files-token" }
-""",
-    )
-    problems = check_config(config, StaticSecrets(), probe=True)
-    assert any("tools.mcp[0].command" in p and "not on PATH" in p for p in problems)
-    assert any("tools.mcp[0].env.API_TOKEN" in p and "files-token" in p for p in problems)
-
-
-def test_check_with_probe_finds_collisions_and_curation_mistakes(
-    tmp_path: Path, record: Path
-) -> None:
-    config = _config(
-        tmp_path,
-        f"""
-[[tools.command]]
-name = "echo"
-argv = ["true"]
-{_stdio_toml(record).replace('prefix = "files_"', 'rename = { nope = "x" }')}
-""",
-    )
-    secrets = StaticSecrets({"files-token": "child-secret-value"})
-    problems = check_config(config, secrets, probe=True)
-    without_probe = check_config(config, secrets)
-    assert any("'echo' is defined by tools.command[0] and tools.mcp[0]" in p for p in problems)
-    assert any("tools.mcp[0].rename.nope" in p for p in problems)
-    assert without_probe == []
-
-
-def test_check_with_probe_reports_a_server_that_cannot_start(tmp_path: Path, record: Path) -> None:
-    (record / "block").touch()
-    config = _config(tmp_path, _stdio_toml(record))
-    problems = check_config(config, StaticSecrets({"files-token": "v"}), probe=True)
-    assert len(problems) == 1 and "tools.mcp[0]: cannot list the tools" in problems[0]
-
-
-async def test_a_server_that_keeps_failing_is_retried_with_growing_delays(
-    record: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.WARNING, logger="bridge.mcp")
-    cfg = McpToolsConfig(
-        name="files",
-        command=(str(record / "no-such-server"),),
-        restart_delay=0.1,
-        restart_delay_max=0.4,
-    )
-    source = McpSource(cfg, record, StaticSecrets())
-
-    def delays() -> list[str]:
-        return [r.getMessage().rsplit(" ", 2)[-2] for r in caplog.records if "retrying" in r.msg]
-
-    await source.start()
-    try:
-        call = next(iter(source.tools()), None)
-        deadline = time.monotonic() + 10
-        while len(delays()) < 4:
-            assert time.monotonic() < deadline, f"only {delays()} retries"
-            await anyio.sleep(0.02)
-    finally:
-        await source.stop()
-    assert call is None and not source.healthy()
-    assert delays()[:4] == ["0.1", "0.2", "0.4", "0.4"]
-    assert "cannot start it" in caplog.records[0].getMessage()
-
-
 async def test_the_child_runs_in_its_cwd_relative_to_the_config_file(
     tmp_path: Path, record: Path
 ) -> None:
     (tmp_path / "work").mkdir()
-    config = _config(tmp_path, _stdio_toml(record, extra='cwd = "work"'))
+    config = load_toml(tmp_path, stdio_toml(record, extra='cwd = "work"'))
     source = McpSource(config.tools.mcp[0], tmp_path, StaticSecrets({"files-token": "v"}))
     await source.start()
     try:
@@ -564,7 +429,7 @@ async def test_the_child_runs_in_its_cwd_relative_to_the_config_file(
         result = await where.call({}, CallContext(timeout=5, max_output=1000))
     finally:
         await source.stop()
-    assert Path(_text(result)).resolve() == (tmp_path / "work").resolve()
+    assert Path(text(result)).resolve() == (tmp_path / "work").resolve()
 
 
 async def test_listeners_hear_of_a_changed_tool_list(record: Path) -> None:
@@ -592,28 +457,3 @@ async def test_listeners_hear_of_a_changed_tool_list(record: Path) -> None:
     finally:
         await source.stop()
     assert not source.healthy()
-
-
-REFUSING_SERVER = """
-import json, os, sys
-request = json.loads(sys.stdin.readline())
-message = "API_TOKEN " + os.environ["API_TOKEN"] + " is not accepted"
-error = {"code": -32603, "message": message}
-print(json.dumps({"jsonrpc": "2.0", "id": request["id"], "error": error}), flush=True)
-sys.stdin.read()
-"""
-
-
-def test_an_upstream_error_echoing_a_vault_value_is_redacted(tmp_path: Path) -> None:
-    server = tmp_path / "refusing.py"
-    server.write_text(REFUSING_SERVER)
-    secret = "child-secret-value-123"
-    cfg = McpToolsConfig(
-        name="files",
-        command=(sys.executable, str(server)),
-        env={"API_TOKEN": "vault:files-token"},
-    )
-    with pytest.raises(ToolLoadError) as caught:
-        probe_tools(cfg, tmp_path, StaticSecrets({"files-token": secret}))
-    assert "is not accepted" in str(caught.value)
-    assert secret not in str(caught.value) and "[redacted]" in str(caught.value)
