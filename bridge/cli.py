@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bridge.errors import BridgeError
-
 if TYPE_CHECKING:
     from bridge.config import BridgeConfig
     from bridge.tools.registry import Registry
@@ -165,21 +163,6 @@ def check(config: str | None, store: str | None) -> None:
     click.echo(f"ok: {cfg.source}: {count} tools, public URL {cfg.server.public_url}")
 
 
-def _environment_id(client: Any, environment: str) -> str:
-    """An ``env_`` id as given, else the id of the environment with that name."""
-    import anthropic
-
-    if environment.startswith("env_"):
-        return environment
-    try:
-        for env in client.beta.environments.list(limit=100):
-            if env.name == environment:
-                return str(env.id)
-    except anthropic.APIError as exc:
-        raise BridgeError(f"listing environments failed: {exc}") from exc
-    raise BridgeError(f"no environment named {environment!r}; pass its env_ id or create it")
-
-
 @cli.command()
 @config_option
 @store_option
@@ -210,7 +193,7 @@ def attach(
     as_json: bool,
 ) -> None:
     """Ensure the agent that uses this bridge, then start a session with VAULT."""
-    from bridge.agents import ensure_agent, start_session
+    from bridge.agents import agent_spec, ensure_agent, resolve_environment, start_session
     from bridge.tools.loader import started_tools
     from vaults.remote import AnthropicRemote, client_for
 
@@ -221,8 +204,7 @@ def attach(
     tools = started_tools(_registry(cfg, vault_store), require_healthy=True)
     client = client_for(vault_store)
     vault_id = AnthropicRemote(vault_store, client).resolve_vault(vault, create=False)
-    agent = ensure_agent(
-        client,
+    spec = agent_spec(
         cfg,
         name=agent_name,
         model=model,
@@ -230,10 +212,11 @@ def attach(
         tools=tools,
         permission_policy=permission_policy,  # type: ignore[arg-type]
     )
+    agent = ensure_agent(client, spec)
     session = start_session(
         client,
         agent,
-        environment_id=_environment_id(client, environment),
+        environment_id=resolve_environment(client, environment),
         vault_ids=[vault_id],
         title=title,
     )

@@ -5,38 +5,36 @@ Precedence, implemented once in :func:`load_config`: flag (``overrides``) > envi
 file > default. Relative paths in the file resolve against the file's directory. Every error is
 one :class:`~bridge.errors.ConfigError` line naming the file, the dotted key
 (``tools.command[1].argv``) and what is wrong.
+
+This module owns ``[server]`` and ``[auth]``; each ``[[tools.<kind>]]`` table is its source
+kind's own model (``bridge/tools/<kind>/config.py``), assembled here from the registered kinds
+(:mod:`bridge.tools.kinds`).
 """
 
 from __future__ import annotations
 
 import os
-import re
-import string
 import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from bridge.errors import ConfigError
-from bridge.tools.child import ChildCwd, ChildEnv
-from bridge.tools.curation import Curation, tool_name_problem
-from bridge.tools.mcp import McpToolsConfig
-from bridge.tools.openapi import OpenApiToolsConfig
-from mcpb.durations import to_seconds
+from bridge.tools.durations import Duration, PositiveDuration
+from bridge.tools.kinds import ToolTables, source_kinds, tables_model
+from mcpb.urls import DEFAULT_PORTS, origin
 
 ENVIRONMENT = {
     "MCP_BRIDGE_HOST": "server.host",
@@ -46,40 +44,10 @@ ENVIRONMENT = {
 }
 
 _OVERRIDE_ALIASES = {key.rsplit(".", 1)[1]: key for key in ENVIRONMENT.values()}
-_LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 _LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _MAX_SHOWN_VALUE = 60
-
-
-def parse_template(element: str) -> list[tuple[str, str | None]]:
-    """Split one argv element into ``(literal text, placeholder name or None)`` pairs.
-
-    ``{name}`` is a placeholder, ``{{`` and ``}}`` are literal braces; anything else in braces
-    (``{}``, ``{0}``, ``{a.b}``, ``{a!r}``, ``{a:>3}``) raises ``ValueError``.
-    """
-    try:
-        parts = list(string.Formatter().parse(element))
-    except ValueError as exc:
-        raise ValueError(
-            f"bad braces in {element!r}: {exc} (write {{{{ or }}}} for a brace)"
-        ) from exc
-    out: list[tuple[str, str | None]] = []
-    for literal, field, spec, conversion in parts:
-        if field is None:
-            out.append((literal, None))
-            continue
-        if not _IDENTIFIER.fullmatch(field) or spec or conversion:
-            shown = "{" + field + (f"!{conversion}" if conversion else "")
-            shown += (f":{spec}" if spec else "") + "}"
-            raise ValueError(f"placeholder {shown} in {element!r} must be a plain {{param_name}}")
-        out.append((literal, field))
-    return out
-
-
-PositiveDuration = Annotated[float, BeforeValidator(to_seconds), Field(gt=0)]
-Duration = Annotated[float, BeforeValidator(to_seconds), Field(ge=0)]
+_NO_KINDS = "none are installed (reinstall mcp-bridge: pip install -e . or make install)"
 
 
 class _Model(BaseModel):
@@ -134,10 +102,22 @@ class ServerConfig(_Model):
 
     @property
     def effective_allowed_hosts(self) -> tuple[str, ...]:
-        """Host headers to accept: loopback, the public URL's host, then ``allowed_hosts``."""
+        """Host headers to accept: loopback on the served port, the public URL's host and port
+        (also bare when it is the scheme's default), then ``allowed_hosts``.
+
+        Loopback on another port is refused: that is another server. Only a config whose port
+        is not bound yet (``port = 0``) allows loopback on any port; ``serve`` binds first and
+        reloads the config with the port it got.
+        """
         public = urlsplit(self.public_url)
-        hosts = [*_LOOPBACK_HOSTS, public.netloc, f"{public.hostname}:*", *self.allowed_hosts]
-        return tuple(dict.fromkeys(hosts))
+        scheme, host, port = origin(self.public_url)
+        name = f"[{host}]" if ":" in host else host
+        served = str(self.port) if self.port else "*"
+        hosts = [f"{loopback}:{served}" for loopback in _LOOPBACK_HOSTS]
+        hosts += [public.netloc, f"{name}:{port}"]
+        if port == DEFAULT_PORTS.get(scheme):
+            hosts.append(name)
+        return tuple(dict.fromkeys([*hosts, *self.allowed_hosts]))
 
     @property
     def effective_allowed_origins(self) -> tuple[str, ...]:
@@ -151,134 +131,12 @@ class AuthConfig(_Model):
     tokens: tuple[str, ...] | None = None
 
 
-class PythonToolsConfig(Curation):
-    """``[[tools.python]]``: a module importable from the config file's directory."""
-
-    module: str
-
-    @field_validator("module")
-    @classmethod
-    def _check_module(cls, value: str) -> str:
-        if not _MODULE.fullmatch(value):
-            raise ValueError(f"{value!r} is not a module name (dotted Python identifiers)")
-        return value
-
-
-ParamValue = str | int | float | bool
-_PARAM_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-}
-
-
-def _is_param_type(value: ParamValue, kind: str) -> bool:
-    if isinstance(value, bool):
-        return kind == "boolean"
-    return isinstance(value, _PARAM_TYPES[kind])
-
-
-class ParamConfig(_Model):
-    """One typed parameter of a command tool."""
-
-    type: Literal["string", "integer", "number", "boolean"] = "string"
-    description: str = ""
-    default: ParamValue | None = None
-    enum: tuple[ParamValue, ...] | None = None
-    pattern: str | None = None
-
-    @model_validator(mode="after")
-    def _check_values(self) -> ParamConfig:
-        if self.pattern is not None:
-            if self.type != "string":
-                raise ValueError("pattern applies to string parameters only")
-            try:
-                compiled = re.compile(self.pattern)
-            except re.error as exc:
-                problem = f"pattern {self.pattern!r} is not a regular expression: {exc}"
-                raise ValueError(problem) from exc
-            if isinstance(self.default, str) and not compiled.search(self.default):
-                raise ValueError(f"default {self.default!r} does not match the pattern")
-        if self.default is not None and not _is_param_type(self.default, self.type):
-            raise ValueError(f"default {self.default!r} is not of type {self.type}")
-        for value in self.enum or ():
-            if not _is_param_type(value, self.type):
-                raise ValueError(f"enum value {value!r} is not of type {self.type}")
-        if self.enum is not None and not self.enum:
-            raise ValueError("enum must list at least one value")
-        if self.enum and self.default is not None and self.default not in self.enum:
-            raise ValueError(f"default {self.default!r} is not one of the enum values")
-        return self
-
-    @property
-    def required(self) -> bool:
-        return self.default is None
-
-
-class CommandToolConfig(Curation):
-    """``[[tools.command]]``: a program run without a shell, argv templated over ``params``.
-
-    ``name`` is the tool's original name: the curation keys refer to it, and ``prefix`` and
-    ``rename`` give the name it is served under.
-    """
-
-    name: str
-    description: str = ""
-    params: Mapping[str, ParamConfig] = {}
-    argv: tuple[str, ...] = Field(min_length=1)
-    cwd: ChildCwd = None
-    env: ChildEnv = {}
-    timeout: PositiveDuration | None = None
-    include_stderr: bool = False
-    read_only: bool = False
-    destructive: bool | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        if (problem := tool_name_problem(value)) is not None:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("params")
-    @classmethod
-    def _check_params(cls, value: Mapping[str, ParamConfig]) -> Mapping[str, ParamConfig]:
-        for name in value:
-            if not _IDENTIFIER.fullmatch(name):
-                raise ValueError(f"parameter name {name!r} must be a Python-style identifier")
-        return value
-
-    @field_validator("argv")
-    @classmethod
-    def _check_argv(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        params = info.data.get("params")
-        if not value[0]:
-            raise ValueError("the program (argv[0]) must not be empty")
-        if any(field is not None for _, field in parse_template(value[0])):
-            raise ValueError("the program (argv[0]) must be fixed text, not a placeholder")
-        for element in value:
-            for _, field in parse_template(element):
-                if field is not None and params is not None and field not in params:
-                    known = ", ".join(sorted(params)) or "none defined"
-                    raise ValueError(
-                        f"placeholder {{{field}}} names no parameter (params: {known}); "
-                        f"add it under params or fix the spelling"
-                    )
-        return value
-
-    def placeholders(self) -> set[str]:
-        """The parameter names the argv template uses."""
-        return {f for element in self.argv for _, f in parse_template(element) if f is not None}
-
-
-class ToolsConfig(_Model):
-    """``[tools]``: one array of tables per source kind."""
-
-    python: tuple[PythonToolsConfig, ...] = ()
-    command: tuple[CommandToolConfig, ...] = ()
-    mcp: tuple[McpToolsConfig, ...] = ()
-    openapi: tuple[OpenApiToolsConfig, ...] = ()
+# The [tools] model has one field per registered source kind, so it is built at import time;
+# mypy sees the base class, whose ``tables()`` is how the bridge reads it.
+if TYPE_CHECKING:
+    ToolsConfig = ToolTables
+else:
+    ToolsConfig = tables_model(source_kinds())
 
 
 class BridgeConfig(_Model):
@@ -378,8 +236,8 @@ def _describe(error: Any, loc: tuple[int | str, ...]) -> str:
     if kind == "extra_forbidden":
         parent = _model_at(loc[:-1])
         allowed = ", ".join(parent.model_fields) if parent is not None else ""
-        if parent is ToolsConfig:
-            return f"unknown tool source kind; known kinds: {allowed}"
+        if isinstance(parent, type) and issubclass(parent, ToolTables):
+            return f"unknown tool source kind; known kinds: {allowed or _NO_KINDS}"
         return f"unknown key; allowed keys here: {allowed}" if allowed else "unknown key"
     if kind == "missing":
         return "required key is missing"

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import anthropic
 from mcp.server.mcpserver.exceptions import ToolError
 
-from bridge import ensure_agent, run_session, start_session, tool
+from bridge import agent_spec, ensure_agent, run_session, start_session, tool
 from bridge.config import load_config
 from bridge.errors import BridgeError
 from bridge.tools.loader import build_registry, started_tools
@@ -110,8 +110,7 @@ def attach_and_ask(args: argparse.Namespace) -> int:
         link = AnthropicRemote(store, client).link(
             args.token, vault=args.vault, url=config.server.public_url
         )
-    agent = ensure_agent(
-        client,
+    spec = agent_spec(
         config,
         name=args.agent_name,
         model=args.model,
@@ -119,6 +118,7 @@ def attach_and_ask(args: argparse.Namespace) -> int:
         tools=tools,
         custom_tools=[local_time],
     )
+    agent = ensure_agent(client, spec)
     session = start_session(
         client,
         agent,

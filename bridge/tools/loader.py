@@ -1,34 +1,49 @@
-"""From a validated config to a registry: one source per ``[[tools.*]]`` entry, curated.
+"""From a validated config to a registry: each kind builds its ``[[tools.*]]`` entries.
 
 ``build_registry`` is what ``serve`` and ``tools`` use; ``started_tools`` reads the tools of a
 registry outside ``serve`` (``tools``, ``check``, ``attach``); ``check_config`` is ``mcp-bridge
 check``: everything pydantic cannot see (modules that do not import, duplicate names after
 curation, ``vault:`` references to secrets the store does not have, programs not on PATH, unused
-params).
+params). What each of those means for an entry is its kind's business
+(:class:`~bridge.tools.kinds.SourceKind`); this module only loops over the kinds in order.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import anyio
 
-from bridge.config import BridgeConfig, CommandToolConfig
 from bridge.errors import BridgeError, ConfigError, ToolLoadError
-from bridge.tools import mcp, openapi
-from bridge.tools.command import command_source, program_problem
-from bridge.tools.curation import curate, curation_problems
-from bridge.tools.python import python_source, tool_functions
-from bridge.tools.registry import Registry, StaticSource, ToolSource, ToolSpec
-from bridge.tools.secrets import SecretResolver, vault_reference
+from bridge.tools.curation import curation_problems
+from bridge.tools.kinds import LoadContext, Problem, ToolTables
+from bridge.tools.registry import Registry, ToolSource, ToolSpec
+from bridge.tools.secrets import SecretResolver
 
 
-def build_registry(config: BridgeConfig, secrets: SecretResolver) -> Registry:
-    """Load every configured source. Raises ``ConfigError`` naming the file and key."""
+class ToolsConfig(Protocol):
+    """What the loader needs of a config (``bridge.config.BridgeConfig`` is one)."""
+
+    @property
+    def tools(self) -> ToolTables: ...
+
+    @property
+    def source(self) -> Path | None: ...
+
+    @property
+    def config_dir(self) -> Path: ...
+
+
+def build_registry(config: ToolsConfig, secrets: SecretResolver) -> Registry:
+    """Load every configured source. Raises ``ConfigError`` naming the file and key.
+
+    A source that has ``defer_to`` (its tools appear at run time) is handed the sources before
+    it, whose names win.
+    """
     try:
         registry = Registry(_sources(config, secrets))
     except ToolLoadError:
@@ -37,8 +52,9 @@ def build_registry(config: BridgeConfig, secrets: SecretResolver) -> Registry:
         raise ConfigError(exc.detail, path=config.source, key=exc.key) from None
     sources = registry.sources
     for index, source in enumerate(sources):
-        if isinstance(source, mcp.McpSource):  # its tools appear at run time; earlier names win
-            source.defer_to(sources[:index])
+        defer_to = getattr(source, "defer_to", None)
+        if defer_to is not None:
+            defer_to(sources[:index])
     return registry
 
 
@@ -76,92 +92,42 @@ def _down(source: ToolSource) -> str:
     )
 
 
-def check_config(
-    config: BridgeConfig, secrets: SecretResolver, *, probe: bool = False
-) -> list[str]:
+def check_config(config: ToolsConfig, secrets: SecretResolver, *, probe: bool = False) -> list[str]:
     """Problems that would stop or hobble ``serve``, one line each; empty when all is well.
 
-    With ``probe``, each ``[[tools.mcp]]`` server is started once to list its tools, so that
-    its name collisions and curation mistakes are found too (and a server that cannot start).
+    With ``probe``, the sources whose tools are known only once they run (``[[tools.mcp]]``)
+    are started once to list them, so that their name collisions and curation mistakes are
+    found too (and a server that cannot start).
     """
+    context = LoadContext(config_dir=config.config_dir, secrets=secrets)
     problems: list[str] = []
+    names: dict[str, list[str]] = {}
 
     def problem(key: str, message: str) -> None:
         problems.append(str(ConfigError(message, path=config.source, key=key)))
 
-    names: dict[str, list[str]] = {}
-    for index, entry in enumerate(config.tools.python):
-        key = f"tools.python[{index}]"
-        try:
-            source = python_source(entry.module, config.config_dir, secrets)
-        except ToolLoadError as exc:
-            problem(f"{key}.module", exc.detail)
-            continue
-        for sub, text in curation_problems([s.name for s in source.specs], entry):
-            problem(f"{key}.{sub}", text)
-        curated = curate(source.specs, entry)
-        if not curated:
-            problem(key, "allow/deny leave no tool of this module")
-        for spec in curated:
-            names.setdefault(spec.name, []).append(key)
-        for fn, meta in tool_functions(sys.modules[entry.module]):
-            for secret in meta.secrets:
-                user = f"tool {meta.name or fn.__name__!r}"
-                if (message := _secret_problem(secret, user, secrets)) is not None:
-                    problem(key, message)
-    for index, cfg in enumerate(config.tools.command):
-        key = f"tools.command[{index}]"
-        for sub, text in curation_problems([cfg.name], cfg):
-            problem(f"{key}.{sub}", text)
-        if cfg.admits(cfg.name):
-            names.setdefault(cfg.final_name(cfg.name), []).append(key)
-        else:
-            problem(
-                key,
-                f"allow/deny leave out this command's only tool, {cfg.name!r}; "
-                "remove the entry instead",
-            )
-        for sub, text in _command_problems(cfg, config.config_dir):
-            problem(f"{key}.{sub}", text)
-        for variable, value in cfg.env.items():
-            reference = vault_reference(value)
-            if reference is None:
-                continue
-            if (message := _secret_problem(reference, f"env {variable}", secrets)) is not None:
-                problem(f"{key}.env.{variable}", message)
-    for index, api_cfg in enumerate(config.tools.openapi):
-        key = f"tools.openapi[{index}]"
-        for sub, secret in openapi.secret_references(api_cfg):
-            if (message := _secret_problem(secret, sub, secrets)) is not None:
-                problem(f"{key}.{sub}", message)
-        try:
-            api = openapi.openapi_source(api_cfg, secrets)
-        except ToolLoadError as exc:
-            problem(f"{key}.spec", exc.detail)
-            continue
-        for sub, text in api.problems():
-            problem(f"{key}.{sub}" if sub else key, text)
-        for spec in api.tools():
-            names.setdefault(spec.name, []).append(key)
-    for index, mcp_cfg in enumerate(config.tools.mcp):
-        key = f"tools.mcp[{index}]"
-        found = mcp.static_problems(mcp_cfg, config.config_dir)
-        for sub, secret in mcp.secret_references(mcp_cfg):
-            if (message := _secret_problem(secret, sub, secrets)) is not None:
-                found.append((sub, message))
-        for sub, text in found:
-            problem(f"{key}.{sub}", text)
-        if not probe or found:
-            continue
-        try:
-            original = mcp.probe_tools(mcp_cfg, config.config_dir, secrets)
-        except ToolLoadError as exc:
-            problem(key, exc.detail)
-            continue
-        for sub, text in curation_problems(original, mcp_cfg):
-            problem(f"{key}.{sub}", text)
-        for tool_name in filter(mcp_cfg.admits, original):
-            names.setdefault(mcp_cfg.final_name(tool_name), []).append(key)
+    for kind, entries in config.tools.tables():
+        for index, entry in enumerate(entries):
+            key = f"tools.{kind.name}[{index}]"
+            checked = kind.check(entry, context)
+            found: list[Problem] = list(checked.problems)
+            for use in checked.secrets:
+                if (message := _secret_problem(use.secret, use.user, secrets)) is not None:
+                    found.append((use.key, message))
+            for sub, text in found:
+                problem(_join(key, sub), text)
+            tools = checked.tools
+            if tools is None and probe and kind.probe is not None and not found:
+                try:
+                    original = kind.probe(entry, context)
+                except ToolLoadError as exc:
+                    problem(key, exc.detail)
+                    continue
+                for sub, text in curation_problems(original, entry):
+                    problem(_join(key, sub), text)
+                tools = [entry.final_name(name) for name in original if entry.admits(name)]
+            for name in tools or ():
+                names.setdefault(name, []).append(key)
     for name, keys in names.items():
         if len(keys) > 1:
             problem(
@@ -172,30 +138,25 @@ def check_config(
     return problems
 
 
-def _sources(config: BridgeConfig, secrets: SecretResolver) -> Iterator[ToolSource]:
+def _sources(config: ToolsConfig, secrets: SecretResolver) -> Iterator[ToolSource]:
+    context = LoadContext(config_dir=config.config_dir, secrets=secrets)
     taken: set[str] = set()
-    for index, entry in enumerate(config.tools.python):
-        key = f"tools.python[{index}]"
-        try:
-            loaded = python_source(entry.module, config.config_dir, secrets)
-        except ToolLoadError as exc:
-            raise ToolLoadError(exc.detail, path=config.source, key=f"{key}.module") from exc
-        name = loaded.name if loaded.name not in taken else f"{loaded.name}@{index}"
-        taken.add(name)
-        yield StaticSource(name=name, specs=curate(loaded.specs, entry))
-    for cfg in config.tools.command:
-        source = command_source(cfg, config.config_dir, secrets)
-        taken.add(source.name)
-        yield StaticSource(name=source.name, specs=curate(source.specs, cfg))
-    for index, api_cfg in enumerate(config.tools.openapi):
-        try:
-            api = openapi.openapi_source(api_cfg, secrets)
-        except ToolLoadError as exc:
-            key = f"tools.openapi[{index}].spec"
-            raise ToolLoadError(exc.detail, path=config.source, key=key) from exc
-        yield api
-    for mcp_cfg in config.tools.mcp:
-        yield mcp.mcp_source(mcp_cfg, config.config_dir, secrets)
+    for kind, entries in config.tools.tables():
+        for index, entry in enumerate(entries):
+            key = f"tools.{kind.name}[{index}]"
+            try:
+                source = kind.build(entry, context)
+            except ToolLoadError as exc:
+                where = _join(key, exc.key or "")
+                raise ToolLoadError(exc.detail, path=config.source, key=where) from exc
+            if source.name in taken:  # the same module (or name) twice, curated apart
+                source.name = f"{source.name}@{index}"
+            taken.add(source.name)
+            yield source
+
+
+def _join(key: str, sub: str) -> str:
+    return f"{key}.{sub}" if sub else key
 
 
 def _secret_problem(secret: str, user: str, secrets: SecretResolver) -> str | None:
@@ -209,15 +170,3 @@ def _secret_problem(secret: str, user: str, secrets: SecretResolver) -> str | No
         f"{user} needs secret {secret!r}, which is not in the vault; "
         f"add it with `mcp-vault add {secret} --kind secret`"
     )
-
-
-def _command_problems(cfg: CommandToolConfig, config_dir: Path) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    cwd = cfg.cwd or config_dir
-    if not cwd.is_dir():
-        problems.append(("cwd", f"{str(cwd)!r} is not a directory"))
-    if (problem := program_problem(cfg.argv[0], cwd, cfg.env)) is not None:
-        problems.append(("argv", problem))
-    for name in sorted(set(cfg.params) - cfg.placeholders()):
-        problems.append((f"params.{name}", f"not used in argv; add {{{name}}} to argv or drop it"))
-    return problems

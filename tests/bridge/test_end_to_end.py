@@ -20,7 +20,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from bridge.agents import ensure_agent, start_session
+from bridge.agents import agent_spec, ensure_agent, start_session
 from bridge.cli import main as bridge_main
 from tests.bridge.conftest import RunningBridge
 from tests.fakes.server import RunningFake
@@ -111,7 +111,7 @@ async def test_the_platform_reaches_the_bridge_with_the_vault_credential_across_
     assert vault_main(["remote", "link", "agents", "--vault", "team", "--url", public_url]) == 0
     [link] = bridge.store.links("agents")
     environment = anthropic_client.beta.environments.create(name="e2e")
-    agent = ensure_agent(anthropic_client, bridge.config, name="e2e-agent", model=MODEL)
+    agent = ensure_agent(anthropic_client, agent_spec(bridge.config, name="e2e-agent", model=MODEL))
     session = start_session(
         anthropic_client, agent, environment_id=environment.id, vault_ids=[link.vault_id]
     )
