@@ -30,8 +30,8 @@ def _index_with(count: int, store_dir: Path) -> list[str]:
             token = tokens.generate()
             parsed = tokens.parse(token)
             assert parsed is not None
-            cid = index.insert_credential(f"t{i}", "token", (), None, now)
-            index.insert_version(
+            cid = index.credentials.insert(f"t{i}", "token", (), None, now)
+            index.versions.insert(
                 cid, 1, "current", parsed.kid, tokens.hash_secret(parsed.secret), now
             )
             minted.append(token)

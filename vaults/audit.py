@@ -10,15 +10,16 @@ import getpass
 import os
 import sqlite3
 import time
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from vaults.errors import AuditError
+from mcpb.durations import DurationError, parse_duration
+from vaults.errors import AuditError, UsageError
+from vaults.index import Record, moment
 
 
 @dataclass(frozen=True, slots=True)
-class AuditRow:
+class AuditRow(Record):
     """One recorded change."""
 
     id: int
@@ -30,11 +31,6 @@ class AuditRow:
     kid: str | None
     outcome: str
     detail: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["at"] = self.at.isoformat()
-        return data
 
 
 def os_user() -> str:
@@ -79,6 +75,24 @@ def rows(conn: sqlite3.Connection, *, since: datetime | None = None) -> list[Aud
         (after,),
     ).fetchall()
     return [
-        AuditRow(rid, datetime.fromtimestamp(at, UTC), user, action, cred, ver, kid, out, detail)
+        AuditRow(rid, moment(at), user, action, cred, ver, kid, out, detail)
         for rid, at, user, action, cred, ver, kid, out, detail in found
     ]
+
+
+def parse_since(text: str, *, now: datetime | None = None) -> datetime:
+    """The moment ``--since`` names: an ISO time (local if it has no zone), or a duration back
+    from ``now`` ("24h"); UsageError otherwise."""
+    try:
+        back = parse_duration(text)
+    except DurationError:
+        pass
+    else:
+        return (now or datetime.now(UTC)) - timedelta(seconds=back)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(
+            f"--since {text!r}: give an ISO time (2025-01-31T12:00) or a duration (24h)"
+        ) from exc
+    return when if when.tzinfo else when.astimezone()

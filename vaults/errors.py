@@ -23,6 +23,15 @@ class StoreError(VaultError):
     """The index cannot be opened, read, written or migrated."""
 
 
+class IndexDamageError(StoreError):
+    """The index's write-ahead log holds committed transactions SQLite would drop silently."""
+
+    def __init__(self, message: str, *, frames: int, transactions: int) -> None:
+        super().__init__(message)
+        self.frames = frames
+        self.transactions = transactions
+
+
 class NotFoundError(VaultError):
     """No credential (or version, or link) by that name."""
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mcpb.urls import normalize_url, same_server
+from vaults import links
 from vaults.errors import NotFoundError, PushError, RemoteError, UsageError
 from vaults.index import Link
 from vaults.rotation import register_pusher
@@ -35,41 +36,19 @@ _HINTS = {
     401: "check ANTHROPIC_API_KEY (or the stored anthropic-api-key secret)",
     403: "the API key lacks access to this workspace",
     404: "it does not exist (archived or deleted?); run mcp-vault doctor",
-    429: "rate limited",
 }
 _RETRY = "retry later (mcp-vault rotate --resume / remote sync)"
 
 
 def _api_error(action: str, exc: Exception, *, retry_hint: bool = True) -> RemoteError:
     # Rotation gives its own "run mcp-vault rotate NAME --resume": no second hint then.
-    import anthropic
+    from mcpb.api import describe  # imports anthropic: not at module level (mcp-vault list)
 
-    if isinstance(exc, anthropic.APIStatusError):
-        hints = [_HINTS.get(exc.status_code, "")]
-        if retry_hint and exc.status_code not in (401, 403, 404):
-            hints.append(_RETRY)
-        hint = "".join(f"; {h}" for h in hints if h)
-        return RemoteError(
-            f"{action}: Anthropic API answered {exc.status_code}: {_api_message(exc)}{hint}",
-            status_code=exc.status_code,
-            request_id=exc.request_id,
-        )
-    if isinstance(exc, anthropic.APIConnectionError):
-        hint = f"; {_RETRY}" if retry_hint else ""
-        return RemoteError(
-            f"{action}: cannot reach the Anthropic API ({type(exc).__name__}); check the network "
-            f"or ANTHROPIC_BASE_URL{hint}"
-        )
-    return RemoteError(f"{action}: {type(exc).__name__}")
-
-
-def _api_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
-    return type(exc).__name__
+    retry = _RETRY if retry_hint else None
+    hints = {**_HINTS, 429: f"rate limited; {retry}" if retry else "rate limited"}
+    failure = describe(action, exc, hints=hints, otherwise=retry, error=RemoteError)
+    assert isinstance(failure, RemoteError)
+    return failure
 
 
 def api_key(store: Store) -> str:
@@ -215,8 +194,10 @@ class AnthropicRemote:
             self._update(vault_id, remote_id, value, name)
         except anthropic.APIError as exc:
             raise _api_error(f"creating the credential for {url} in {vault_id}", exc) from exc
-        link = self.store.add_link(name, kind=KIND, vault_id=vault_id, url=url, remote_id=remote_id)
-        return self.store.update_link(link.id, pushed_version=current.version)
+        link = links.add(
+            self.store, name, kind=KIND, vault_id=vault_id, url=url, remote_id=remote_id
+        )
+        return links.update(self.store, link.id, pushed_version=current.version)
 
     def _update(
         self, vault_id: str, credential_id: str, value: str, name: str, *, retry_hint: bool = True
@@ -254,7 +235,7 @@ class AnthropicRemote:
         if info.current is None:
             raise NotFoundError(f"{link.credential} has no current version to push")
         self._push(link, self.store.secret(link.credential), retry_hint=True)
-        return self.store.update_link(link.id, pushed_version=info.current.version)
+        return links.update(self.store, link.id, pushed_version=info.current.version)
 
     def sync(self, name: str | None = None) -> list[Link]:
         """Push current values to every link (of ``name``); idempotent."""
@@ -265,14 +246,14 @@ class AnthropicRemote:
         import anthropic
 
         vault_id = self.resolve_vault(vault, create=False)
-        links = [
+        found = [
             link
             for link in self.store.links(name)
             if link.kind == KIND and link.vault_id == vault_id
         ]
-        if not links:
+        if not found:
             raise NotFoundError(f"{name} is not linked to vault {vault}; see mcp-vault remote list")
-        for link in links:
+        for link in found:
             if link.remote_id is not None:
                 try:
                     self._no_retry.beta.vaults.credentials.archive(
@@ -282,8 +263,8 @@ class AnthropicRemote:
                     pass  # already gone: forgetting the link is all that is left to do
                 except anthropic.APIError as exc:
                     raise _api_error(f"archiving credential {link.remote_id}", exc) from exc
-            self.store.remove_link(link.id)
-        return links
+            links.remove(self.store, link.id)
+        return found
 
     def check(self, link: Link, public_url: str | None = None) -> LinkCheck:
         """Does the remote credential exist, unarchived, for the recorded (and public) URL?"""

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from mcp.types import TextContent
 
+import vaults
 from tests.bridge.conftest import RunningBridge, connect
 
 pytestmark = pytest.mark.anyio
@@ -296,7 +297,7 @@ async def test_rotation_keeps_both_tokens_through_grace_then_only_the_new(
     bridge = start_bridge()
     endpoint = "sse" if transport == "sse" else "http"
     old = bridge.token
-    rotated = bridge.store.rotate("agents", grace=1.0)
+    rotated = vaults.rotate(bridge.store, "agents", grace=1.0)
     new = rotated.token
     assert new is not None and new != old
     assert await _status(bridge, old, endpoint) == 200  # inside the grace window

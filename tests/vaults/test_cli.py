@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -46,7 +48,7 @@ CONTRACT = {
     "revoke": ["--version"],
     "remove": [],
     "audit": ["--json", "--since"],
-    "doctor": ["--json"],
+    "doctor": ["--json", "--accept-wal-loss"],
 }
 
 
@@ -125,7 +127,7 @@ def test_rotate_prints_the_new_token_and_honours_grace(cli: _Cli) -> None:
         verifier = store.token_index()
         assert verifier.verify(result["token"]) is not None
         assert verifier.verify(new) is None
-        assert verifier.verify(old) is not None
+        assert verifier.verify(old) is None  # the new rotation ended v1's grace window too
 
 
 def test_rotate_a_secret_reads_the_new_value_from_stdin(cli: _Cli) -> None:
@@ -256,3 +258,53 @@ def test_the_real_command_works_and_stays_light() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_every_command_works_on_a_store_with_a_grace_past_year_9999(cli: _Cli) -> None:
+    """An older mcp-vault took --grace 99999999999d: its store must stay usable and revocable."""
+    old = cli("add", "agents", "--kind", "token")[1].splitlines()[-1]
+    assert cli("rotate", "agents", "--grace", "1h")[0] == 0
+    with Store.open() as store, sqlite3.connect(store.index.path) as conn:
+        far = time.time() + 99999999999 * 86400
+        conn.execute("UPDATE versions SET not_after = ? WHERE state = 'previous'", (far,))
+        conn.execute("UPDATE credentials SET rotate_every = ?", (far,))
+    with Store.open() as store:
+        assert store.token_index().verify(old) is not None  # the bridge serves from this store
+    for args in (("list",), ("list", "--json"), ("show", "agents"), ("show", "agents", "--json")):
+        code, out, err = cli(*args)
+        assert code == 0 and "9999-12-31" in out, (args, err)
+    code, out, err = cli("doctor")
+    assert code == 0, out + err
+    code, _, err = cli("revoke", "agents", "--version", "1")
+    assert code == 0, err
+    with Store.open() as store:
+        assert store.token_index().verify(old) is None
+    assert cli("rotate", "agents", "--grace", "1h")[0] == 0
+    assert cli("remove", "agents", "--yes")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("rotate", "agents", "--grace", "366d"), "at most 365d"),
+        (("rotate", "agents", "--grace", "99999999999d"), "too long"),
+        (("add", "other", "--kind", "token", "--rotate-every", "3651d"), "at most 3650d"),
+    ],
+    ids=["grace", "absurd-grace", "rotate-every"],
+)
+def test_durations_past_their_bound_are_one_line_usage_errors(
+    cli: _Cli, args: tuple[str, ...], needle: str
+) -> None:
+    cli("add", "agents", "--kind", "token")
+    code, out, err = cli(*args)
+    assert code == 2 and out == "" and needle in _one_error_line(err)
+    assert json.loads(cli("show", "agents", "--json")[1])["versions"][0]["version"] == 1
+
+
+def test_rotate_names_the_grace_windows_it_ends(cli: _Cli) -> None:
+    cli("add", "agents", "--kind", "token")
+    assert "ended" not in cli("rotate", "agents", "--grace", "1h")[2]
+    code, _, err = cli("rotate", "agents", "--grace", "1h")
+    assert code == 0 and "ended the grace window of v1" in err
+    code, out, _ = cli("rotate", "agents", "--json")
+    assert code == 0 and json.loads(out)["ended"] == [2]

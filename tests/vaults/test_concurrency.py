@@ -24,16 +24,19 @@ with Store.open() as store:
 """
 
 _ROTATOR = """
-from vaults import Store
+import sys
+from vaults import Store, rotate
 with Store.open() as store:
     for _ in range(15):
-        print(store.rotate("agents", grace=3600).value, flush=True)
+        sys.stdin.readline()  # the reader says go: it verifies while this rotation runs
+        print(rotate(store, "agents", grace=3600).value, flush=True)
 """
 
 
-def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
+def _spawn(script: str, *args: str, stdin: int | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", script, *args],
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -85,15 +88,22 @@ def test_a_reader_verifying_during_rotations_is_never_refused_a_valid_token() ->
         verifier = store.token_index()
     checks = 0
     deadline = time.monotonic() + 60
-    with _spawn(_ROTATOR) as rotator:
-        assert rotator.stdout is not None and rotator.stderr is not None
-        for line in rotator.stdout:
-            valid.append(line.strip())
-            for number, token in enumerate(valid, start=1):
-                assert verifier.verify(token) is not None, f"refused version {number}"
+    with _spawn(_ROTATOR, stdin=subprocess.PIPE) as rotator:
+        assert rotator.stdin is not None and rotator.stdout is not None
+        for _ in range(15):
+            rotator.stdin.write("go\n")
+            rotator.stdin.flush()
+            # While the next rotation runs, the newest token stays valid (current, then previous).
+            for _ in range(50):
+                assert verifier.verify(valid[-1]) is not None, f"refused version {len(valid)}"
                 checks += 1
+            valid.append(rotator.stdout.readline().strip())
+            assert verifier.verify(valid[-1]) is not None and verifier.verify(valid[-2])
+            if len(valid) > 2:  # the rotation just done ended the grace of the one before
+                assert verifier.verify(valid[-3]) is None, f"accepted version {len(valid) - 2}"
             assert time.monotonic() < deadline
-        err = rotator.stderr.read()
+        rotator.stdin.close()
+        err = rotator.stderr.read() if rotator.stderr else ""
     assert rotator.returncode == 0, err
-    assert len(valid) == 16 and checks == sum(range(2, 17))
+    assert len(valid) == 16 and checks == 15 * 50
     verifier.close()

@@ -13,9 +13,10 @@ import httpx2
 import pytest
 
 from tests.fakes.server import RunningFake
+from vaults import links
 from vaults.cli import main
 from vaults.remote import install_pusher
-from vaults.rotation import unregister_pusher
+from vaults.rotation import rotate, unregister_pusher
 from vaults.store import Store
 
 URL = "https://bridge.example.com/mcp"
@@ -126,8 +127,8 @@ def test_a_409_on_our_own_credential_is_adopted_and_pushed(
     store.add_token("agents")
     assert _run(capsys, "remote", "link", "agents", "--vault", "v", "--url", URL)[0] == 0
     [link] = store.links("agents")
-    store.remove_link(link.id)  # the index forgot it; the remote credential is still there
-    new = store.rotate("agents", grace=60).token
+    links.remove(store, link.id)  # the index forgot it; the remote credential is still there
+    new = rotate(store, "agents", grace=60).token
     code, _, err = _run(capsys, "remote", "link", "agents", "--vault", "v", "--url", URL)
     assert code == 0, err
     [adopted] = store.links("agents")
@@ -306,7 +307,7 @@ def test_the_bridge_accepts_the_new_token_before_it_is_pushed(
     ) as client:
         install_pusher(store, client)
         try:
-            new = store.rotate("agents", grace=60).token
+            new = rotate(store, "agents", grace=60).token
         finally:
             unregister_pusher("anthropic")
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tests.vaults._vault import consistent
-from vaults import AlreadyExistsError, NotFoundError, RotationError, Store
+from vaults import AlreadyExistsError, NotFoundError, RotationError, Store, rotation
 
 NAMES = st.sampled_from(["a", "b"])
 CRASHES = st.sampled_from([None, None, "start", "create", "push", "test", "finish"])
@@ -68,9 +68,11 @@ class VaultMachine(RuleBasedStateMachine):
 
     def _completed(self, name: str, version: int, token: str, grace: float) -> None:
         cred = self.model[name]
-        if cred.current is not None and grace == 0:
-            cred.live.discard(cred.current)
-            self.dead.add(cred.versions[cred.current])
+        # Finishing keeps the replaced current for the grace and ends every older window.
+        kept = {version} | ({cred.current} if cred.current is not None and grace > 0 else set())
+        for ended in cred.live - kept:
+            self.dead.add(cred.versions[ended])
+        cred.live &= kept
         cred.versions[version] = token
         cred.live.add(version)
         cred.current, cred.pending, cred.journal_grace = version, None, None
@@ -79,21 +81,21 @@ class VaultMachine(RuleBasedStateMachine):
         cred = self.model.get(name)
         if cred is None:
             try:
-                self.store.rotate(name, grace=grace, resume=resume)
+                rotation.rotate(self.store, name, grace=grace, resume=resume)
             except NotFoundError:
                 return
             raise AssertionError("rotated an unknown name")
         if resume and cred.journal_grace is None:
             try:
-                self.store.rotate(name, resume=True)
+                rotation.rotate(self.store, name, resume=True)
             except RotationError as exc:
                 assert "nothing to resume" in str(exc)
                 return
             raise AssertionError("resumed a rotation that does not exist")
         effective = grace if cred.journal_grace is None else cred.journal_grace
         try:
-            result = self.store.rotate(
-                name, grace=grace, resume=resume, checkpoint=self._checkpoint(crash)
+            result = rotation.rotate(
+                self.store, name, grace=grace, resume=resume, checkpoint=self._checkpoint(crash)
             )
         except _Crash as exc:
             if str(exc) == "finish":

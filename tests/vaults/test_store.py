@@ -3,21 +3,21 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import vaults
-from vaults import AlreadyExistsError, AuditError, NotFoundError, Store, StoreError, UsageError
+from vaults import (
+    AlreadyExistsError,
+    AuditError,
+    NotFoundError,
+    Store,
+    StoreError,
+    UsageError,
+    rotate,
+)
 from vaults.index import FILENAME, SCHEMA_VERSION
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    opened = Store.open()
-    yield opened
-    opened.close()
 
 
 def test_open_creates_a_private_store_in_mcp_vault_dir() -> None:
@@ -91,30 +91,6 @@ def test_add_secret_keeps_the_value_in_the_keyring_only(store: Store) -> None:
     assert store.show("crm-key").versions[0].kid is None
 
 
-def test_the_bridge_resolver_reads_secrets_through_the_store(store: Store) -> None:
-    store.add_secret("crm-key", "v1")
-    resolver = store.secret_resolver()
-    assert resolver.exists("crm-key") and not resolver.exists("nope")
-    assert resolver.get("crm-key") == "v1"
-    with pytest.raises(NotFoundError):
-        resolver.get("nope")
-
-
-def test_the_bridge_resolver_reads_each_version_from_the_keyring_once(store: Store) -> None:
-    store.add_secret("crm-key", "v1")
-    resolver = store.secret_resolver()
-    assert resolver.get("crm-key") == "v1"
-    # Later calls are served from memory: a tool call costs no keyring round trip.
-    store.backend.delete(store.service, "crm-key@1")
-    assert resolver.get("crm-key") == "v1"
-    store.rotate("crm-key", value="v2")
-    assert resolver.get("crm-key") == "v2"
-    store.revoke("crm-key")
-    with pytest.raises(NotFoundError, match="revoked"):
-        resolver.get("crm-key")
-    assert "v2" not in repr(resolver)
-
-
 def test_a_duplicate_name_is_refused_and_keeps_the_first_value(store: Store) -> None:
     store.add_secret("db", "first")
     with pytest.raises(AlreadyExistsError, match="already exists"):
@@ -148,7 +124,7 @@ def test_unknown_names_say_how_to_find_the_right_one(store: Store) -> None:
 
 def test_revoke_without_version_revokes_every_live_version(store: Store) -> None:
     store.add_token("agents")
-    store.rotate("agents", grace=3600)
+    rotate(store, "agents", grace=3600)
     assert store.revoke("agents") == [2, 1]
     assert {v.state for v in store.show("agents").versions} == {"revoked"}
     assert store.revoke("agents") == []
@@ -159,7 +135,7 @@ def test_revoke_without_version_revokes_every_live_version(store: Store) -> None
 
 def test_revoke_one_version_leaves_the_others(store: Store) -> None:
     first = store.add_token("agents")
-    second = store.rotate("agents", grace=3600)
+    second = rotate(store, "agents", grace=3600)
     assert store.revoke("agents", version=1) == [1]
     verifier = store.token_index()
     assert verifier.verify(first.token) is None
@@ -170,7 +146,7 @@ def test_revoke_one_version_leaves_the_others(store: Store) -> None:
 
 def test_remove_deletes_rows_and_values_but_keeps_the_audit(store: Store) -> None:
     minted = store.add_token("agents")
-    store.rotate("agents", grace=3600)
+    rotate(store, "agents", grace=3600)
     service, backend = store.service, store.backend
     store.remove("agents")
     assert store.list() == []
@@ -185,7 +161,7 @@ def test_remove_deletes_rows_and_values_but_keeps_the_audit(store: Store) -> Non
 def test_every_change_is_audited_without_values(store: Store) -> None:
     minted = store.add_token("agents")
     store.add_secret("crm", "the-secret-value")
-    store.rotate("agents", grace=60)
+    rotate(store, "agents", grace=60)
     store.revoke("agents", version=1)
     store.remove("crm")
     rows = store.audit()
@@ -210,7 +186,7 @@ def test_a_change_whose_audit_row_fails_is_not_made(store: Store) -> None:
         lambda: store.add_token("agents"),
         lambda: store.add_secret("crm", "v"),
         lambda: store.revoke("before"),
-        lambda: store.rotate("before"),
+        lambda: rotate(store, "before"),
         lambda: store.remove("before"),
     ):
         with pytest.raises(AuditError, match="nothing was changed"):
@@ -224,7 +200,7 @@ def test_a_change_whose_audit_row_fails_is_not_made(store: Store) -> None:
 def test_values_and_tokens_never_show_in_reprs_or_errors(store: Store) -> None:
     minted = store.add_token("agents")
     store.add_secret("crm", "crm-secret-value")
-    result = store.rotate("agents")
+    result = rotate(store, "agents")
     texts = [repr(minted), repr(result), repr(store.list()), repr(store), repr(store.backend)]
     with pytest.raises(AlreadyExistsError) as caught:
         store.add_secret("crm", "crm-secret-value")
@@ -236,7 +212,7 @@ def test_values_and_tokens_never_show_in_reprs_or_errors(store: Store) -> None:
 
 def test_no_value_is_written_to_any_store_file_but_the_secret_backends(store: Store) -> None:
     values = [store.add_token(f"t{i}").token for i in range(3)]
-    values.append(store.rotate("t0", grace=3600).value)
+    values.append(rotate(store, "t0", grace=3600).value)
     for i in range(3):
         value = f"plain-secret-{i}-" + "x" * 20
         store.add_secret(f"s{i}", value)
@@ -253,38 +229,6 @@ def test_no_value_is_written_to_any_store_file_but_the_secret_backends(store: St
                 secret = value.split("_")[2].encode() if value.startswith("mcpb_") else None
                 assert secret is None or secret not in raw
         store.close()
-
-
-def test_links_are_recorded_updated_and_removed(store: Store) -> None:
-    store.add_token("agents")
-    link = store.add_link("agents", kind="anthropic", vault_id="vlt_1", url="https://x/mcp")
-    assert (link.credential, link.pushed_version, link.remote_id) == ("agents", 0, None)
-    with pytest.raises(AlreadyExistsError):
-        store.add_link("agents", kind="anthropic", vault_id="vlt_1", url="https://x/mcp")
-    updated = store.update_link(link.id, remote_id="cred_9", pushed_version=1)
-    assert (updated.remote_id, updated.pushed_version) == ("cred_9", 1)
-    assert store.links("agents") == [updated] == store.links()
-    assert store.show("agents").links == (updated,)
-    store.remove_link(link.id)
-    assert store.links() == []
-    with pytest.raises(NotFoundError):
-        store.remove_link(link.id)
-
-
-def test_doctor_reports_a_healthy_store(store: Store) -> None:
-    store.add_token("agents")
-    checks = {check.name: check for check in store.doctor()}
-    assert all(check.ok for check in checks.values()), checks
-    assert "EncryptedKeyring" in checks["keyring backend"].detail
-
-
-def test_doctor_finds_loose_permissions_and_missing_values(store: Store) -> None:
-    store.add_token("agents")
-    store.backend.delete(store.service, "agents@1")
-    (store.store_dir / FILENAME).chmod(0o644)
-    checks = {check.name: check for check in store.doctor()}
-    assert not checks["permissions"].ok and "chmod" in checks["permissions"].detail
-    assert not checks["values"].ok and "agents@1" in checks["values"].detail
 
 
 def test_a_damaged_index_is_a_store_error_that_says_what_to_do(tmp_path: Path) -> None:
@@ -308,3 +252,12 @@ def test_the_public_api_is_listed_and_importable() -> None:
         assert getattr(vaults, name) is not None
     public = {n for n in dir(vaults) if not n.startswith("_") and n[0].isupper()}
     assert public <= set(vaults.__all__)
+
+
+@pytest.mark.parametrize(
+    "every", [3651 * 86400.0, float("inf"), float("nan"), 0.0], ids=["3651d", "inf", "nan", "zero"]
+)
+def test_the_library_bounds_the_rotation_period(store: Store, every: float) -> None:
+    with pytest.raises(UsageError, match="rotate-every"):
+        store.add_token("agents", rotate_every=every)
+    assert store.list() == []

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from vaults import Store
+from vaults import Store, rotate
 
 _SECRET_SERVICE = "keyring.backends.SecretService.Keyring"
 
@@ -29,7 +29,7 @@ def test_tokens_and_secrets_live_in_the_secret_service() -> None:
         assert store.backend.name == _SECRET_SERVICE
         minted = store.add_token("agents")
         store.add_secret("crm", "crm-value")
-        rotated = store.rotate("agents", grace=3600)
+        rotated = rotate(store, "agents", grace=3600)
         verifier = store.token_index()
         assert verifier.verify(minted.token) is not None
         assert verifier.verify(rotated.value) is not None

@@ -5,20 +5,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.vaults._vault import ROOT, run_cli, subprocess_env
-from vaults import Store, StoreError, TokenIndex, tokens
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    opened = Store.open()
-    yield opened
-    opened.close()
+from vaults import Store, StoreError, TokenIndex, rotate, tokens
 
 
 def _until(predicate: Callable[[], bool], timeout: float) -> float:
@@ -108,7 +101,7 @@ def test_the_pending_token_is_accepted_as_soon_as_it_is_created(store: Store) ->
         def tester(name: str, value: str) -> None:
             seen["principal"] = verifier.verify(value)
 
-        store.rotate("agents", tester=tester)
+        rotate(store, "agents", tester=tester)
     principal = seen["principal"]
     assert principal is not None and principal.version == 2  # type: ignore[attr-defined]
 

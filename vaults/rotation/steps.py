@@ -1,6 +1,5 @@
-"""Rotation as named, resumable steps (create, push, test, finish), journaled before each step.
+"""The four rotation steps (create, push, test, finish), each journaled before it runs.
 
-The journal row (table ``rotations``) is also the lock: one rotation at a time per credential.
 After ``create`` both the old and the new token are accepted; ``finish`` makes the new version
 current and keeps the old one valid for the grace window. A crash at any point leaves at least one
 accepted token whose value is in the keyring, and a rerun (``resume``) finishes the job.
@@ -8,46 +7,30 @@ accepted token whose value is in the keyring, and a rerun (``resume``) finishes 
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import importlib
-import os
-import signal
-import socket
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
-from mcpb.durations import format_duration
 from vaults import audit, tokens
 from vaults.errors import (
-    KeyringError,
     PushError,
     RotationError,
     RotationInProgressError,
     UsageError,
     VaultError,
 )
-from vaults.index import CredentialInfo, Link, RotationInfo
+from vaults.index import CredentialInfo, RotationInfo, period
+from vaults.rotation import journal as owners
+from vaults.rotation.pushers import pusher_for
+from vaults.store import Store
 
-if TYPE_CHECKING:
-    from vaults.store import Store
-
-CRASH_ENV = "MCP_VAULT_CRASH_AFTER"
+# The old version stays valid this long at most: a longer grace is a second current token.
+MAX_GRACE = 365 * 86400.0
 
 Checkpoint = Callable[[str], None]
 Tester = Callable[[str, str], None]
-
-
-class Pusher(Protocol):
-    """Pushes a credential's new value to one remote link; raises PushError on failure."""
-
-    def push(self, link: Link, value: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,110 +44,16 @@ class RotationResult:
     kid: str | None
     value: str = field(repr=False)
     resumed: bool = False
+    ended: tuple[int, ...] = ()  # older versions whose grace window this rotation ended
 
     @property
     def token(self) -> str | None:
         return self.value if self.kind == "token" else None
 
 
-_pushers: dict[str, Pusher | str] = {}
-_pushers_lock = threading.Lock()
-_active: set[tuple[str, str]] = set()
-_active_lock = threading.Lock()
+class Rotation:
+    """One rotation of one credential by this process: claim the journal row, run the steps."""
 
-
-def register_pusher(kind: str, pusher: Pusher | str) -> None:
-    """Use ``pusher`` for links of ``kind``; a ``"module:attr"`` string is imported on first use."""
-    with _pushers_lock:
-        _pushers[kind] = pusher
-
-
-def unregister_pusher(kind: str) -> None:
-    """Forget the pusher for links of ``kind`` (no error if there is none)."""
-    with _pushers_lock:
-        _pushers.pop(kind, None)
-
-
-def pusher_for(kind: str) -> Pusher:
-    """The pusher registered for link ``kind``; PushError if there is none."""
-    with _pushers_lock:
-        found = _pushers.get(kind)
-        if isinstance(found, str):
-            module, _, attr = found.partition(":")
-            found = getattr(importlib.import_module(module), attr)
-            _pushers[kind] = found
-    if found is None:
-        raise PushError(
-            f"no pusher is registered for links of kind {kind!r}; install the component that "
-            "provides it, or remove the link"
-        )
-    return found
-
-
-def crash_checkpoint(step: str) -> None:
-    """Test hook: SIGKILL this process right after ``step`` when MCP_VAULT_CRASH_AFTER names it.
-
-    The points are "start" (the journal row is committed, nothing else done), then each step:
-    "create", "push", "test", "finish".
-    """
-    if os.environ.get(CRASH_ENV) == step:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def owner_id() -> str:
-    """This process as a journal owner: ``host:pid``, plus ``@start`` where the OS tells it."""
-    started = _started(os.getpid())
-    return f"{socket.gethostname()}:{os.getpid()}" + (f"@{started}" if started else "")
-
-
-def _started(pid: int) -> str | None:
-    # The start time (in clock ticks since boot) tells a live owner from a later process that
-    # got its pid; Linux only, elsewhere the pid alone decides.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-        return stat.rpartition(")")[2].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _parse_owner(owner: str) -> tuple[str, str, str]:
-    host, _, process = owner.rpartition(":")
-    pid, _, started = process.partition("@")
-    return host, pid, started
-
-
-def owner_alive(owner: str, store_id: str, name: str) -> bool:
-    """Whether the process that owns a journal row may still be working on it."""
-    host, pid_text, started = _parse_owner(owner)
-    if host != socket.gethostname():
-        return True  # cannot tell; the user decides with --resume after checking that host
-    try:
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    if pid == os.getpid():
-        with _active_lock:
-            return (store_id, name) in _active
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    now_started = _started(pid) if started else None
-    return now_started is None or now_started == started
-
-
-def busy_message(name: str, journal: RotationInfo) -> str:
-    host, pid, _ = _parse_owner(journal.owner)
-    since = journal.started_at.isoformat(timespec="seconds")
-    return (
-        f"rotation of {name} already in progress (pid {pid} on {host} since {since}); wait for "
-        f"it, or run mcp-vault rotate {name} --resume if that process is gone"
-    )
-
-
-class _Rotation:
     def __init__(
         self,
         store: Store,
@@ -178,7 +67,7 @@ class _Rotation:
         self.name = name
         self.tester = tester
         self.checkpoint = checkpoint
-        self.owner = owner_id()
+        self.owner = owners.owner_id()
         self.value: str | None = None
         self.marked = False
 
@@ -193,7 +82,7 @@ class _Rotation:
 
     def _claim(self, *, grace: float, resume: bool, needs_value: bool) -> tuple[RotationInfo, bool]:
         with self.index.write() as conn:
-            info = self.index.credential(self.name)
+            info = self.index.credentials.get(self.name)
             if info.kind == "token" and not needs_value:
                 raise UsageError(
                     f"{self.name} is a token: its new value is generated, do not pass one"
@@ -211,9 +100,9 @@ class _Rotation:
                         f"rotating the secret {self.name} needs its new value on stdin"
                     )
                 current = info.current
-                to_version = self.index.next_version(info.id)
+                to_version = self.index.versions.next_number(info.id)
                 from_version = current.version if current else None
-                self.index.insert_rotation(
+                self.index.rotations.insert(
                     info.id, from_version, to_version, grace, self.owner, now
                 )
                 audit.record(
@@ -221,16 +110,18 @@ class _Rotation:
                     "rotate.start",
                     credential=self.name,
                     version=to_version,
-                    detail=f"grace {format_duration(grace)}",
+                    detail=f"grace {period(grace)}",
                 )
                 resumed = False
             else:
-                elsewhere = _parse_owner(journal.owner)[0] != socket.gethostname()
                 # --resume on this host is the user saying the other host's process is gone.
-                taking_over = resume and elsewhere
-                if not taking_over and owner_alive(journal.owner, self.store.store_id, self.name):
-                    raise RotationInProgressError(busy_message(self.name, journal), name=self.name)
-                self.index.update_rotation(info.id, now, owner=self.owner)
+                taking_over = resume and owners.elsewhere(journal.owner)
+                alive = owners.owner_alive(journal.owner, self.store.store_id, self.name)
+                if not taking_over and alive:
+                    raise RotationInProgressError(
+                        owners.busy_message(self.name, journal), name=self.name
+                    )
+                self.index.rotations.update(info.id, now, owner=self.owner)
                 audit.record(
                     conn,
                     "rotate.resume",
@@ -240,25 +131,23 @@ class _Rotation:
                 )
                 resumed = True
             self._mark_active()
-            claimed = self.index.rotation(info.id)
+            claimed = self.index.rotations.get(info.id)
         assert claimed is not None
         return claimed, resumed
 
     def _mark_active(self) -> None:
-        with _active_lock:
-            _active.add((self.store.store_id, self.name))
-            self.marked = True
+        owners.mark_active(self.store.store_id, self.name)
+        self.marked = True
 
     def release(self) -> None:
-        with _active_lock:
-            _active.discard((self.store.store_id, self.name))
-            self.marked = False
+        owners.mark_done(self.store.store_id, self.name)
+        self.marked = False
 
     @contextmanager
     def _step(self, step: str) -> Iterator[tuple[CredentialInfo, sqlite3.Connection]]:
         """A transaction in which this process still owns the journal at ``step``."""
         with self.index.write() as conn:
-            info = self.index.credential(self.name)
+            info = self.index.credentials.get(self.name)
             journal = info.rotation
             if journal is None or journal.owner != self.owner:
                 raise RotationError(
@@ -287,11 +176,13 @@ class _Rotation:
         if step == "test":
             self.test(version)
             step = "finish"
-        kind, kid = self.finish(version, journal.grace)
-        return RotationResult(self.name, kind, journal.from_version, version, kid, self.value)
+        kind, kid, ended = self.finish(version, journal.grace)
+        return RotationResult(
+            self.name, kind, journal.from_version, version, kid, self.value, ended=ended
+        )
 
     def create(self, version: int, value: str | None) -> None:
-        info = self.index.credential(self.name)
+        info = self.index.credentials.get(self.name)
         kid: str | None = None
         digest: bytes | None = None
         if info.kind == "token":
@@ -310,8 +201,8 @@ class _Rotation:
         written = False
         try:
             with self._step("create") as (info, conn):
-                self.index.insert_version(info.id, version, "pending", kid, digest, time.time())
-                self.index.update_rotation(info.id, time.time(), step="push")
+                self.index.versions.insert(info.id, version, "pending", kid, digest, time.time())
+                self.index.rotations.update(info.id, time.time(), step="push")
                 audit.record(conn, "rotate.create", credential=self.name, version=version, kid=kid)
                 # Written under the index's write lock, after the ownership check and before the
                 # commit: a process that lost the rotation never touches the winner's value, and
@@ -320,14 +211,14 @@ class _Rotation:
                 written = True
         except BaseException:
             if written:
-                self._forget(key)
+                self.store.forget(self.name, version)
             raise
         self.value = new_value
         self.checkpoint("create")
 
     def push(self, version: int) -> None:
         assert self.value is not None
-        info = self.index.credential(self.name)
+        info = self.index.credentials.get(self.name)
         for link in info.links:
             if link.pushed_version >= version:
                 continue
@@ -341,12 +232,12 @@ class _Rotation:
                     f"both tokens stay valid; fix it and run mcp-vault rotate {self.name} --resume"
                 ) from exc
             with self._step("push") as (_, conn):
-                self.index.update_link(link.id, time.time(), pushed_version=version)
+                self.index.links.update(link.id, time.time(), pushed_version=version)
                 audit.record(
                     conn, "rotate.push", credential=self.name, version=version, detail=where
                 )
         with self._step("push") as (info, _):
-            self.index.update_rotation(info.id, time.time(), step="test")
+            self.index.rotations.update(info.id, time.time(), step="test")
         self.checkpoint("push")
 
     def test(self, version: int) -> None:
@@ -361,17 +252,19 @@ class _Rotation:
                     f"valid; fix it and run mcp-vault rotate {self.name} --resume"
                 ) from exc
         with self._step("test") as (info, conn):
-            self.index.update_rotation(info.id, time.time(), step="finish")
+            self.index.rotations.update(info.id, time.time(), step="finish")
             audit.record(conn, "rotate.test", credential=self.name, version=version)
         self.checkpoint("test")
 
-    def finish(self, version: int, grace: float) -> tuple[str, str | None]:
+    def finish(self, version: int, grace: float) -> tuple[str, str | None, tuple[int, ...]]:
         forget: list[int] = []
+        ended: list[int] = []
+        grace = min(grace, MAX_GRACE)  # a journal an older mcp-vault wrote may hold any grace
         with self._step("finish") as (info, conn):
             now = time.time()
             new = next((v for v in info.versions if v.version == version), None)
             if new is None or new.state != "pending":
-                self.index.delete_rotation(info.id)
+                self.index.rotations.delete(info.id)
                 audit.record(
                     conn,
                     "rotate.finish",
@@ -383,28 +276,17 @@ class _Rotation:
                 cancelled = True
             else:
                 cancelled = False
-                for old in info.versions:
-                    if old.state == "current" and grace <= 0:
-                        self.index.set_state(info.id, old.version, "retired", now)
-                        forget.append(old.version)
-                    elif old.state == "current":
-                        self.index.set_state(info.id, old.version, "previous", now + grace)
-                        forget.append(old.version)
-                    elif old.state == "previous" and (
-                        old.not_after is None or old.not_after.timestamp() <= now
-                    ):
-                        self.index.set_state(info.id, old.version, "retired")
-                        forget.append(old.version)
-                self.index.set_state(info.id, version, "current")
-                self.index.delete_rotation(info.id)
-                self.index.touch_credential(info.id, now)
+                forget, ended = self._retire_older(info, conn, version, grace, now)
+                self.index.versions.set_state(info.id, version, "current")
+                self.index.rotations.delete(info.id)
+                self.index.credentials.touch(info.id, now)
                 audit.record(
                     conn,
                     "rotate.finish",
                     credential=self.name,
                     version=version,
                     kid=new.kid,
-                    detail=f"grace {format_duration(grace)}",
+                    detail=f"grace {period(grace)}",
                 )
         if cancelled:
             raise RotationError(
@@ -412,9 +294,35 @@ class _Rotation:
                 f"run mcp-vault rotate {self.name} to start a new one"
             )
         for old_version in forget:
-            self._forget(self.store.value_key(self.name, old_version))
+            self.store.forget(self.name, old_version)
         self.checkpoint("finish")
-        return info.kind, new.kid if new else None
+        return info.kind, new.kid if new else None, tuple(ended)
+
+    def _retire_older(
+        self, info: CredentialInfo, conn: sqlite3.Connection, version: int, grace: float, now: float
+    ) -> tuple[list[int], list[int]]:
+        """The current version becomes previous (for ``grace``); every older previous is retired,
+        its grace window ended early if it was still open, so that at most current + previous
+        (+ pending) are live. Returns the versions whose values to forget, and those ended."""
+        forget: list[int] = []
+        ended: list[int] = []
+        for old in info.versions:
+            if old.state == "current" and grace <= 0:
+                self.index.versions.set_state(info.id, old.version, "retired", now)
+            elif old.state == "current":
+                self.index.versions.set_state(info.id, old.version, "previous", now + grace)
+            elif old.state == "previous":
+                self.index.versions.set_state(info.id, old.version, "retired")
+                if old.not_after is not None and old.not_after.timestamp() > now:
+                    ended.append(old.version)
+                    audit.record(
+                        conn, "rotate.end-grace", credential=self.name, version=old.version,
+                        kid=old.kid, detail=f"grace window ended early by v{version}",
+                    )  # fmt: skip
+            else:
+                continue
+            forget.append(old.version)
+        return forget, ended
 
     def _failed(self, action: str, version: int, exc: Exception, where: str = "") -> str:
         # A foreign exception's text may echo what it was given (the new value): keep it out.
@@ -435,36 +343,3 @@ class _Rotation:
                 f"{version}, then mcp-vault rotate {self.name}"
             )
         return value
-
-    def _forget(self, key: str) -> None:
-        # An orphan value is harmless: the index no longer accepts it.
-        with contextlib.suppress(KeyringError):
-            self.store.backend.delete(self.store.service, key)
-
-
-def rotate(
-    store: Store,
-    name: str,
-    *,
-    grace: float,
-    resume: bool = False,
-    value: str | None = None,
-    tester: Tester | None = None,
-    checkpoint: Checkpoint = crash_checkpoint,
-) -> RotationResult:
-    """Run (or resume) the rotation of ``name``; see the module docstring for the steps."""
-    if grace < 0:
-        raise UsageError(f"grace must not be negative (got {grace})")
-    rotation = _Rotation(store, name, tester=tester, checkpoint=checkpoint)
-    journal, resumed = rotation.claim(grace=grace, resume=resume, needs_value=value is None)
-    try:
-        checkpoint("start")
-        result = rotation.run(journal, value)
-    finally:
-        rotation.release()
-    if not resumed:
-        return result
-    if value is not None and journal.step != "create" and result.kind == "secret" and not resume:
-        # The interrupted rotation already stored another value: finish it, then set this one.
-        return rotate(store, name, grace=grace, value=value, tester=tester, checkpoint=checkpoint)
-    return dataclasses.replace(result, resumed=True)

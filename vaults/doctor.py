@@ -1,0 +1,152 @@
+"""``mcp-vault doctor``: health checks of a store (permissions, index, keyring, values, rotations,
+links) and of its remote links (does each Anthropic credential exist, for the right URL?)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vaults import remote
+from vaults.errors import VaultError
+from vaults.index import SCHEMA_VERSION, CredentialInfo, Record, wal
+from vaults.rotation import owner_alive
+from vaults.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Check(Record):
+    """One line of ``mcp-vault doctor``."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def checks(store: Store, *, public_url: str | None = None) -> list[Check]:
+    """Every check of ``store``; the remote links are checked against ``public_url`` if given."""
+    return [*store_checks(store), *remote_checks(store, public_url)]
+
+
+def store_checks(store: Store) -> list[Check]:
+    """Permissions, index, keyring backend and round trip, values, rotations, links."""
+    found = [_permissions(store.store_dir), _index(store)]
+    try:
+        backend = store.backend
+    except VaultError as exc:
+        found.append(Check("keyring backend", False, str(exc)))
+        return found
+    found.append(Check("keyring backend", True, f"{backend.name}: {backend.description}"))
+    try:
+        store.init()
+    except VaultError as exc:
+        found.append(Check("keyring round trip", False, str(exc)))
+        return found
+    found.append(Check("keyring round trip", True, "a probe value was stored and read back"))
+    credentials = store.list()
+    found.append(_values(store, credentials))
+    found.append(_rotations(store, credentials))
+    found.append(_links(credentials))
+    return found
+
+
+def remote_checks(store: Store, public_url: str | None) -> list[Check]:
+    """One check per Anthropic link: the remote credential exists, unarchived, for its URL."""
+    links = [link for link in store.links() if link.kind == remote.KIND]
+    if not links:
+        return []
+    try:
+        checker = remote.AnthropicRemote(store, remote.client_for(store))
+    except VaultError as exc:
+        return [Check("remote links", False, f"cannot check {len(links)} link(s): {exc}")]
+    return [
+        Check(f"remote link {result.link.credential}", result.ok, result.detail)
+        for result in (checker.check(link, public_url) for link in links)
+    ]
+
+
+def _permissions(store_dir: Path) -> Check:
+    problems = []
+    mode = store_dir.stat().st_mode & 0o777
+    if mode != 0o700:
+        problems.append(f"{store_dir} is {mode:o} (want 700)")
+    for path in sorted(store_dir.iterdir()):
+        if path.is_file():
+            mode = path.stat().st_mode & 0o777
+            if mode != 0o600:
+                problems.append(f"{path.name} is {mode:o} (want 600)")
+    if problems:
+        return Check(
+            "permissions", False, "; ".join(problems) + f"; fix with chmod -R go-rwx {store_dir}"
+        )
+    return Check("permissions", True, f"{store_dir}: directory 700, files 600")
+
+
+def _index(store: Store) -> Check:
+    index = store.index
+    with index.read():
+        version = index.schema_version
+        result = index.execute("PRAGMA quick_check").fetchone()[0]
+    damage = wal.check(index.path)
+    ok = version == SCHEMA_VERSION and result == "ok" and damage is None
+    detail = f"{index.path}: schema v{version}, integrity {result}"
+    if damage is not None:
+        detail += (
+            f", log damaged ({damage.frames} frames, {damage.transactions} committed "
+            f"transactions from frame {damage.first_frame} on would be dropped)"
+        )
+    if not ok:
+        detail += "; restore a backup or move the file aside and run mcp-vault init"
+    return Check("index", ok, detail)
+
+
+def _values(store: Store, credentials: list[CredentialInfo]) -> Check:
+    missing = []
+    for info in credentials:
+        current = info.current
+        if current is None:
+            continue
+        if store.backend.get(store.service, store.value_key(info.name, current.version)) is None:
+            missing.append(f"{info.name}@{current.version}")
+    if missing:
+        return Check(
+            "values",
+            False,
+            f"missing from the keyring: {', '.join(missing)}; rotate them (mcp-vault rotate NAME)",
+        )
+    live = sum(1 for info in credentials if info.current is not None)
+    return Check("values", True, f"{live} current values present in the keyring")
+
+
+def _rotations(store: Store, credentials: list[CredentialInfo]) -> Check:
+    stale, running = [], []
+    for info in credentials:
+        journal = info.rotation
+        if journal is None:
+            continue
+        if owner_alive(journal.owner, store.store_id, info.name):
+            running.append(info.name)
+        else:
+            stale.append(info.name)
+    if stale:
+        fixes = "; ".join(f"mcp-vault rotate {name} --resume" for name in stale)
+        return Check("rotations", False, f"interrupted: {', '.join(stale)}; run {fixes}")
+    if running:
+        return Check("rotations", True, f"in progress: {', '.join(running)}")
+    return Check("rotations", True, "none in progress")
+
+
+def _links(credentials: list[CredentialInfo]) -> Check:
+    behind = []
+    for info in credentials:
+        current = info.current
+        for link in info.links:
+            if current is not None and link.pushed_version < current.version:
+                behind.append(f"{info.name} -> {link.kind} {link.vault_id}")
+    if behind:
+        return Check(
+            "links",
+            False,
+            f"behind the current version: {', '.join(behind)}; run mcp-vault remote sync",
+        )
+    total = sum(len(info.links) for info in credentials)
+    return Check("links", True, f"{total} links up to date")

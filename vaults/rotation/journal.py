@@ -1,0 +1,101 @@
+"""Who owns a rotation's journal row: this process's owner id, and whether an owner is alive.
+
+The journal row (table ``rotations``) is also the lock: one rotation at a time per credential. A
+row whose owner is gone is stale, and the next rotation (or ``--resume``) takes it over.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from pathlib import Path
+
+from vaults.index import RotationInfo
+
+CRASH_ENV = "MCP_VAULT_CRASH_AFTER"
+
+_active: set[tuple[str, str]] = set()
+_active_lock = threading.Lock()
+
+
+def crash_checkpoint(step: str) -> None:
+    """Test hook: SIGKILL this process right after ``step`` when MCP_VAULT_CRASH_AFTER names it.
+
+    The points are "start" (the journal row is committed, nothing else done), then each step:
+    "create", "push", "test", "finish".
+    """
+    if os.environ.get(CRASH_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def owner_id() -> str:
+    """This process as a journal owner: ``host:pid``, plus ``@start`` where the OS tells it."""
+    started = _started(os.getpid())
+    return f"{socket.gethostname()}:{os.getpid()}" + (f"@{started}" if started else "")
+
+
+def _started(pid: int) -> str | None:
+    # The start time (in clock ticks since boot) tells a live owner from a later process that
+    # got its pid; Linux only, elsewhere the pid alone decides.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return stat.rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def parse_owner(owner: str) -> tuple[str, str, str]:
+    """``(host, pid, start)`` of an owner id."""
+    host, _, process = owner.rpartition(":")
+    pid, _, started = process.partition("@")
+    return host, pid, started
+
+
+def elsewhere(owner: str) -> bool:
+    """Whether ``owner`` is a process on another host."""
+    return parse_owner(owner)[0] != socket.gethostname()
+
+
+def owner_alive(owner: str, store_id: str, name: str) -> bool:
+    """Whether the process that owns a journal row may still be working on it."""
+    host, pid_text, started = parse_owner(owner)
+    if host != socket.gethostname():
+        return True  # cannot tell; the user decides with --resume after checking that host
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        with _active_lock:
+            return (store_id, name) in _active
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    now_started = _started(pid) if started else None
+    return now_started is None or now_started == started
+
+
+def mark_active(store_id: str, name: str) -> None:
+    """This process is now working on the rotation of ``name`` (for :func:`owner_alive`)."""
+    with _active_lock:
+        _active.add((store_id, name))
+
+
+def mark_done(store_id: str, name: str) -> None:
+    with _active_lock:
+        _active.discard((store_id, name))
+
+
+def busy_message(name: str, journal: RotationInfo) -> str:
+    """What to tell a user whose rotation of ``name`` found another one in progress."""
+    host, pid, _ = parse_owner(journal.owner)
+    since = journal.started_at.isoformat(timespec="seconds")
+    return (
+        f"rotation of {name} already in progress (pid {pid} on {host} since {since}); wait for "
+        f"it, or run mcp-vault rotate {name} --resume if that process is gone"
+    )

@@ -1,0 +1,48 @@
+"""Who pushes a new value to a remote link: a registry of pushers, one per link kind."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Protocol
+
+from vaults.errors import PushError
+from vaults.index import Link
+
+
+class Pusher(Protocol):
+    """Pushes a credential's new value to one remote link; raises PushError on failure."""
+
+    def push(self, link: Link, value: str) -> None: ...
+
+
+_pushers: dict[str, Pusher | str] = {}
+_pushers_lock = threading.Lock()
+
+
+def register_pusher(kind: str, pusher: Pusher | str) -> None:
+    """Use ``pusher`` for links of ``kind``; a ``"module:attr"`` string is imported on first use."""
+    with _pushers_lock:
+        _pushers[kind] = pusher
+
+
+def unregister_pusher(kind: str) -> None:
+    """Forget the pusher for links of ``kind`` (no error if there is none)."""
+    with _pushers_lock:
+        _pushers.pop(kind, None)
+
+
+def pusher_for(kind: str) -> Pusher:
+    """The pusher registered for link ``kind``; PushError if there is none."""
+    with _pushers_lock:
+        found = _pushers.get(kind)
+        if isinstance(found, str):
+            module, _, attr = found.partition(":")
+            found = getattr(importlib.import_module(module), attr)
+            _pushers[kind] = found
+    if found is None:
+        raise PushError(
+            f"no pusher is registered for links of kind {kind!r}; install the component that "
+            "provides it, or remove the link"
+        )
+    return found
