@@ -7,7 +7,6 @@ accepted token whose value is in the keyring, and a rerun (``resume``) finishes 
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from vaults.errors import (
     UsageError,
     VaultError,
 )
-from vaults.index import CredentialInfo, RotationInfo, period
+from vaults.index import Connection, CredentialInfo, RotationInfo, period
 from vaults.rotation import journal as owners
 from vaults.rotation.pushers import pusher_for
 from vaults.store import Store
@@ -144,7 +143,7 @@ class Rotation:
         self.marked = False
 
     @contextmanager
-    def _step(self, step: str) -> Iterator[tuple[CredentialInfo, sqlite3.Connection]]:
+    def _step(self, step: str) -> Iterator[tuple[CredentialInfo, Connection]]:
         """A transaction in which this process still owns the journal at ``step``."""
         with self.index.write() as conn:
             info = self.index.credentials.get(self.name)
@@ -299,7 +298,7 @@ class Rotation:
         return info.kind, new.kid if new else None, tuple(ended)
 
     def _retire_older(
-        self, info: CredentialInfo, conn: sqlite3.Connection, version: int, grace: float, now: float
+        self, info: CredentialInfo, conn: Connection, version: int, grace: float, now: float
     ) -> tuple[list[int], list[int]]:
         """The current version becomes previous (for ``grace``); every older previous is retired,
         its grace window ended early if it was still open, so that at most current + previous
