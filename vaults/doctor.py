@@ -118,7 +118,7 @@ def _rotations(store: Store, credentials: list[CredentialInfo]) -> Check:
         journal = info.rotation
         if journal is None:
             continue
-        if owner_alive(journal.owner, store.store_id, info.name):
+        if owner_alive(journal.owner, store.store_id, info.name, held=store.held(info.name)):
             running.append(info.name)
         else:
             stale.append(info.name)

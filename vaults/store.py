@@ -118,6 +118,12 @@ class Store:
         return store
 
     @property
+    def database_url(self) -> str | None:
+        """The PostgreSQL URL of the index (None for SQLite); it may hold a password."""
+        db = self.index.db
+        return getattr(db, "url", None)
+
+    @property
     def location(self) -> str:
         """Where the store is, as messages name it: its directory, or its database."""
         return str(self.store_dir) if self.index.engine == "sqlite" else self.index.location
@@ -326,25 +332,36 @@ class Store:
         accepted: Iterable[str] | None = None,
         *,
         check_interval: float = 0.25,
-        miss_interval: float = 0.0,
+        miss_interval: float | None = None,
     ) -> TokenIndex:
-        """A verifier over this store's tokens (only ``accepted`` names, if given)."""
-        path = self.index.path
-        assert path is not None  # PostgreSQL: TODO (LISTEN/NOTIFY), after the verifier's rework
+        """A verifier over this store's tokens (only ``accepted`` names, if given); see
+        ``vaults.verifier`` for the intervals (``miss_interval``: the engine's default)."""
+        location = self.index.path or self.database_url
+        assert location is not None
         return TokenIndex(
-            path, accepted, check_interval=check_interval, miss_interval=miss_interval
+            location, accepted, check_interval=check_interval, miss_interval=miss_interval
         )
+
+    def hold(self, name: str) -> Hold | None:
+        """Take the rotation and pushes of ``name`` for this process; None if another has them.
+
+        On PostgreSQL this is an advisory lock of a database session, so one process at a time,
+        on any replica, rotates or pushes a credential, and a holder that dies lets go. On
+        SQLite it enforces nothing (``exclusive`` is False): the journal's host:pid decides.
+        """
+        return self.index.hold(self._hold_key(name))
+
+    def held(self, name: str) -> bool | None:
+        """Whether some process holds ``name`` now (None: the engine cannot tell)."""
+        return self.index.db.held(self._hold_key(name))
+
+    def _hold_key(self, name: str) -> str:
+        return f"{self.store_id}:{name}"
 
     @contextmanager
     def owning(self, name: str) -> Iterator[Hold]:
-        """Hold the rotation and pushes of ``name`` for this process while the block runs.
-
-        On PostgreSQL this is an advisory lock of the database session, so one replica at a
-        time rotates or pushes a credential, and a holder that dies lets go; on SQLite it
-        enforces nothing (the rotation journal's host:pid decides). RotationInProgressError
-        if another process holds it.
-        """
-        hold = self.index.hold(f"{self.store_id}:{name}")
+        """``hold(name)`` for the block; RotationInProgressError if another process has it."""
+        hold = self.hold(name)
         if hold is None:
             raise RotationInProgressError(
                 f"another mcp-vault is rotating or pushing {name} right now (on this or another "

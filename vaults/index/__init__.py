@@ -17,7 +17,7 @@ from typing import Any
 
 from vaults.errors import StoreError
 from vaults.index.credentials import Credentials
-from vaults.index.database import Connection, Cursor, Database, Hold
+from vaults.index.database import Changes, Connection, Cursor, Database, Hold
 from vaults.index.links import Links
 from vaults.index.meta import Meta
 from vaults.index.records import (
@@ -43,6 +43,7 @@ __all__ = [
     "LIVE_STATES",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "Changes",
     "Connection",
     "CredentialInfo",
     "Cursor",

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class Cursor(Protocol):
@@ -43,6 +45,22 @@ class Connection(Protocol):
     """What a transaction hands its caller: statements with ``?`` placeholders."""
 
     def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor: ...
+
+
+class Changes(Protocol):
+    """How a long-lived reader (the verifier) learns that the index changed."""
+
+    def changed(self, *, strict: bool = False) -> bool:
+        """Whether the index changed since the last snapshot; ``strict`` asks the database
+        itself where the cheap answer could lag behind a commit."""
+        ...
+
+    def snapshot(self, load: Callable[[Connection], T]) -> T:
+        """``load`` run in one consistent snapshot, which becomes the one ``changed`` compares
+        with."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class Hold:

@@ -1,7 +1,9 @@
 """Who owns a rotation's journal row: this process's owner id, and whether an owner is alive.
 
 The journal row (table ``rotations``) is also the lock: one rotation at a time per credential. A
-row whose owner is gone is stale, and the next rotation (or ``--resume``) takes it over.
+row whose owner is gone is stale, and the next rotation (or ``--resume``) takes it over. On
+PostgreSQL the owner also holds the credential's advisory lock (``Store.hold``) for the whole
+rotation, which tells for sure, from any host, whether it is still alive.
 """
 
 from __future__ import annotations
@@ -58,8 +60,13 @@ def elsewhere(owner: str) -> bool:
     return parse_owner(owner)[0] != socket.gethostname()
 
 
-def owner_alive(owner: str, store_id: str, name: str) -> bool:
-    """Whether the process that owns a journal row may still be working on it."""
+def owner_alive(owner: str, store_id: str, name: str, *, held: bool | None = None) -> bool:
+    """Whether the process that owns a journal row may still be working on it.
+
+    ``held`` is what the store's lock says (``Store.held``), where the engine can tell.
+    """
+    if held is not None:
+        return held
     host, pid_text, started = parse_owner(owner)
     if host != socket.gethostname():
         return True  # cannot tell; the user decides with --resume after checking that host

@@ -20,7 +20,7 @@ from vaults.errors import (
     UsageError,
     VaultError,
 )
-from vaults.index import Connection, CredentialInfo, RotationInfo, period
+from vaults.index import Connection, CredentialInfo, Hold, RotationInfo, period
 from vaults.rotation import journal as owners
 from vaults.rotation.pushers import pusher_for
 from vaults.store import Store
@@ -69,14 +69,23 @@ class Rotation:
         self.owner = owners.owner_id()
         self.value: str | None = None
         self.marked = False
+        self.hold: Hold | None = None
 
     def claim(self, *, grace: float, resume: bool, needs_value: bool) -> tuple[RotationInfo, bool]:
         """Insert the journal row (or take over a stale one); returns it and whether resumed."""
+        self.hold = self.store.hold(self.name)
         try:
+            if self.hold is None:
+                journal = self.store.show(self.name).rotation
+                raise RotationInProgressError(
+                    owners.busy_message(self.name, journal)
+                    if journal is not None
+                    else f"another mcp-vault is pushing {self.name} right now; wait and retry",
+                    name=self.name,
+                )
             return self._claim(grace=grace, resume=resume, needs_value=needs_value)
         except BaseException:
-            if self.marked:
-                self.release()
+            self.release()
             raise
 
     def _claim(self, *, grace: float, resume: bool, needs_value: bool) -> tuple[RotationInfo, bool]:
@@ -115,7 +124,11 @@ class Rotation:
             else:
                 # --resume on this host is the user saying the other host's process is gone.
                 taking_over = resume and owners.elsewhere(journal.owner)
-                alive = owners.owner_alive(journal.owner, self.store.store_id, self.name)
+                # An exclusive hold (PostgreSQL) proves the owner gone, on whatever host.
+                exclusive = self.hold is not None and self.hold.exclusive
+                alive = not exclusive and owners.owner_alive(
+                    journal.owner, self.store.store_id, self.name
+                )
                 if not taking_over and alive:
                     raise RotationInProgressError(
                         owners.busy_message(self.name, journal), name=self.name
@@ -139,8 +152,12 @@ class Rotation:
         self.marked = True
 
     def release(self) -> None:
-        owners.mark_done(self.store.store_id, self.name)
-        self.marked = False
+        if self.marked:
+            owners.mark_done(self.store.store_id, self.name)
+            self.marked = False
+        if self.hold is not None:
+            self.hold.release()
+            self.hold = None
 
     @contextmanager
     def _step(self, step: str) -> Iterator[tuple[CredentialInfo, Connection]]:
