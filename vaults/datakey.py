@@ -4,7 +4,7 @@ Every replica of a fleet needs the same key; the database holds only ciphertext 
 One precedence, implemented in :func:`key_source`:
 
 1. ``MCP_VAULT_DATA_KEY``: the path of a key file, or the word ``keyring`` for the OS keyring
-   (through keyring's own backend choice; entry ``data-key`` of service ``mcp-vault:<store id>``);
+   (through keyring's own backend choice; entry ``data-key`` of service ``mcp-vault``);
 2. systemd's ``$CREDENTIALS_DIRECTORY/mcp-vault.key`` (``LoadCredential=mcp-vault.key:...``);
 3. ``secrets.key`` in the store directory.
 
@@ -30,6 +30,7 @@ ENV_VAR = "MCP_VAULT_DATA_KEY"
 KEYRING = "keyring"
 KEY_NAME = "secrets.key"
 CREDENTIAL_NAME = "mcp-vault.key"
+KEYRING_SERVICE = "mcp-vault"
 KEYRING_KEY = "data-key"
 
 
@@ -50,12 +51,12 @@ class KeySource:
     create: Callable[[], bytes] | None = None
 
 
-def key_source(store_dir: Path, store_id: str, *, keyring: Callable[[], Keyring]) -> KeySource:
-    """The source of the data key of the store ``store_id`` (see the module docstring);
+def key_source(store_dir: Path, *, keyring: Callable[[], Keyring]) -> KeySource:
+    """The source of the data key of the store in ``store_dir`` (see the module docstring);
     ``keyring`` opens the OS keyring when ``MCP_VAULT_DATA_KEY=keyring`` asks for it."""
     chosen = os.environ.get(ENV_VAR, "").strip()
     if chosen == KEYRING:
-        return _keyring_source(keyring, f"mcp-vault:{store_id}")
+        return _keyring_source(keyring, KEYRING_SERVICE)
     if chosen:
         return _file_source(Path(chosen).expanduser(), f"file {chosen} ({ENV_VAR})")
     creds = os.environ.get("CREDENTIALS_DIRECTORY")

@@ -173,7 +173,6 @@ def open_secret_backend(
 def open_database_backend(
     store_dir: Path,
     index: Index,
-    store_id: str,
     explicit: str | KeyringBackend | None = None,
     *,
     timeout: float = 10.0,
@@ -192,9 +191,7 @@ def open_database_backend(
 
     db = index.db
     assert isinstance(db, PostgresDatabase)
-    source = key_source(
-        store_dir, store_id, keyring=lambda: open_secret_backend(store_dir, timeout=timeout)
-    )
+    source = key_source(store_dir, keyring=lambda: open_secret_backend(store_dir, timeout=timeout))
     backend = PostgresKeyring(db.url, source)
     description = f"values encrypted (AES-GCM) in {db.location}, data key from {source.description}"
     return SecretBackend(backend, description=description, timeout=timeout)

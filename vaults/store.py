@@ -165,7 +165,7 @@ class Store:
                     self._backend = open_secret_backend(self.store_dir, self._backend_name)
                 else:
                     self._backend = open_database_backend(
-                        self.store_dir, self.index, self.store_id, self._backend_name
+                        self.store_dir, self.index, self._backend_name
                     )
             return self._backend
 
@@ -364,8 +364,8 @@ class Store:
         hold = self.hold(name)
         if hold is None:
             raise RotationInProgressError(
-                f"another mcp-vault is rotating or pushing {name} right now (on this or another "
-                "host); wait for it and retry",
+                f"a rotation or push of {name} is already in progress in another process (on "
+                "this or another host); wait for it and retry",
                 name=name,
             )
         try:

@@ -134,7 +134,7 @@ class PostgresChanges:
         while not self._stop.is_set():
             conn = None
             try:
-                conn = connect(self.url)
+                conn = connect(self.url, name="mcp-vault-listener")
                 conn.execute(f"LISTEN {CHANNEL}")
                 self._listening.set()
                 if failures:

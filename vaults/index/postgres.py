@@ -76,9 +76,10 @@ def describe(url: str) -> str:
     return f"postgresql://{user}{parts.get('host') or ''}{port}/{parts.get('dbname') or ''}"
 
 
-def connect(url: str) -> psycopg.Connection[Any]:
-    """A new autocommit session on ``url`` (StoreError, saying what to check, if it fails)."""
-    options: dict[str, Any] = {"autocommit": True}
+def connect(url: str, *, name: str = "mcp-vault") -> psycopg.Connection[Any]:
+    """A new autocommit session on ``url`` (StoreError, saying what to check, if it fails);
+    ``name`` is its application_name (what ``pg_stat_activity`` shows)."""
+    options: dict[str, Any] = {"autocommit": True, "application_name": name}
     try:
         if "connect_timeout" not in conninfo.conninfo_to_dict(url):
             options["connect_timeout"] = CONNECT_TIMEOUT
@@ -201,7 +202,11 @@ class PostgresDatabase(Database):
         self._local = threading.local()
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": CONNECT_TIMEOUT,
+                "application_name": "mcp-vault",
+            },
             min_size=1,
             max_size=pool_size,
             open=True,
@@ -315,7 +320,7 @@ class PostgresDatabase(Database):
         return 0 if row is None else int(row[0])
 
     def hold(self, key: str) -> Hold | None:
-        conn = connect(self.url)
+        conn = connect(self.url, name="mcp-vault-hold")
         try:
             taken = conn.execute(
                 translate(f"SELECT pg_try_advisory_lock({_KEY})"), (f"mcp-vault:hold:{key}:",)

@@ -80,7 +80,8 @@ class Rotation:
                 raise RotationInProgressError(
                     owners.busy_message(self.name, journal)
                     if journal is not None
-                    else f"another mcp-vault is pushing {self.name} right now; wait and retry",
+                    else f"a rotation or push of {self.name} is already in progress in another "
+                    "process (on this or another host); wait for it and retry",
                     name=self.name,
                 )
             return self._claim(grace=grace, resume=resume, needs_value=needs_value)
