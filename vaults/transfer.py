@@ -4,9 +4,10 @@ The archive is JSON: the index's rows (credentials, versions with their key ids 
 rotation journal, links, the audit trail, the store's id) and the values of the current and
 pending versions, each sealed with AES-GCM (``vaults.cipher``) under a fresh transfer key
 written beside it (``FILE.key``, 0600); an import writes the values into the target's own
-backend, so they are encrypted again under its key. Neither side is ever overwritten: export refuses an existing file, import a store that
-already holds a credential. The imported store keeps the exported store's id, so the values'
-keyring service and the remote credentials it manages (their metadata) stay its own.
+backend, so they are encrypted again under its key. Neither side is ever overwritten: export
+refuses an existing file, import a store that already holds a credential. The imported store
+keeps the exported store's id, so the values' keyring service and the remote credentials it
+manages (their metadata) stay its own.
 """
 
 from __future__ import annotations
