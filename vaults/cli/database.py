@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from vaults import transfer
 from vaults.cli.group import Options, cli, note
 
 
@@ -32,6 +31,8 @@ def migrate(options: Options) -> None:
 @click.pass_obj
 def export_(options: Options, file: Path, key_file: Path | None) -> None:
     """Write the store (index rows, audit, values sealed under a new key) to FILE."""
+    from vaults import transfer  # imports the cipher (and keyring): not for mcp-vault list
+
     with options.open(create=False) as store:
         done = transfer.export(store, file, key_path=key_file)
     if done.missing:
@@ -53,6 +54,8 @@ def export_(options: Options, file: Path, key_file: Path | None) -> None:
 @click.pass_obj
 def import_(options: Options, file: Path, key_file: Path | None) -> None:
     """Load FILE (from mcp-vault export) into this store, which must hold no credential."""
+    from vaults import transfer
+
     with options.open(create=True) as store:
         done = transfer.import_(store, file, key_path=key_file)
         location, store_id = store.location, store.store_id
