@@ -28,10 +28,12 @@ def _config_path(value: str | None) -> Path:
     return Path(value or os.environ.get("MCP_BRIDGE_CONFIG") or "bridge.toml")
 
 
-def _open_store(store: str | None) -> Store:
+def _open_store(store: str | None, cfg: BridgeConfig | None = None) -> Store:
+    from vaults.paths import resolve_database_url
     from vaults.store import Store
 
-    return Store.open(Path(store) if store else None)
+    configured = cfg.store.database_url if cfg is not None else None
+    return Store.open(Path(store) if store else None, database_url=resolve_database_url(configured))
 
 
 def _load(config: str | None, overrides: dict[str, Any] | None = None) -> BridgeConfig:
@@ -97,7 +99,7 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    vault = _open_store(store)
+    vault = _open_store(store, _load(config))
     path = _config_path(config)
     run(
         path,
@@ -119,7 +121,7 @@ def tools(config: str | None, store: str | None, as_json: bool) -> None:
     from bridge.tools.loader import started_tools
 
     cfg = _load(config)
-    with _open_store(store) as vault:
+    with _open_store(store, cfg) as vault:
         specs = started_tools(_registry(cfg, vault))
     rows = [
         {
@@ -153,7 +155,7 @@ def check(config: str | None, store: str | None) -> None:
     from bridge.tools.loader import check_config, started_tools
 
     cfg = _load(config)
-    with _open_store(store) as vault:
+    with _open_store(store, cfg) as vault:
         problems = check_config(cfg, vault.secret_resolver(), probe=True)
         if problems:
             for problem in problems:
@@ -198,7 +200,7 @@ def attach(
     from vaults.remote import AnthropicRemote, client_for
 
     cfg = _load(config)
-    vault_store = _open_store(store)
+    vault_store = _open_store(store, cfg)
     # Before anything changes on the platform: a source that is down would leave its tools out
     # of the agent's permission configs, so they would silently get the default policy.
     tools = started_tools(_registry(cfg, vault_store), require_healthy=True)
