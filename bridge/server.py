@@ -15,6 +15,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import anyio
 from mcp.server.auth.provider import TokenVerifier
@@ -166,7 +167,15 @@ def _as_mcp_tool(spec: ToolSpec) -> Tool:
 
 
 def _progress_fn(context: Context[Any, Any] | None) -> Any:
+    """A progress reporter when the caller asked for progress (sent a progress token), else
+    ``None``: reporting would be a no-op, and a source can skip asking its backend for it."""
     if context is None:
+        return None
+    try:
+        meta = context.request_context.meta
+    except ValueError:  # no request behind this call (in-process)
+        return None
+    if not meta or meta.get("progress_token") is None:
         return None
 
     async def progress(value: float, total: float | None, message: str | None) -> None:
@@ -184,12 +193,19 @@ def _session_of(context: Context[Any, Any] | None) -> str | None:
         request = context.request_context.request
     except ValueError:  # no request behind this call (in-process)
         return None
-    headers = getattr(request, "headers", None)
-    if headers is not None and (session := headers.get("mcp-session-id")):
-        return str(session)
-    query = getattr(request, "query_params", None)
-    if query is not None and (session := query.get("session_id")):
-        return str(session)
+    # Read from the ASGI scope: the starlette Headers/QueryParams views would be built anew
+    # on every call just for this.
+    scope = getattr(request, "scope", None)
+    if scope is None:
+        return None
+    for name, value in scope.get("headers", ()):
+        if name == b"mcp-session-id":
+            return bytes(value).decode("latin-1")
+    query = scope.get("query_string", b"")
+    if b"session_id=" in query:
+        session = parse_qs(query.decode("latin-1")).get("session_id")
+        if session:
+            return session[0]
     return None
 
 
@@ -201,11 +217,11 @@ def _cap_output(result: CallToolResult, limit: int) -> CallToolResult:
     """Keep at most ``limit`` bytes of content (text cut, other blocks kept whole or left out)."""
     sizes = [_size(block) for block in result.content]
     total = sum(sizes)
-    structured = (
-        len(json.dumps(result.structured_content, default=str).encode())
-        if result.structured_content is not None
-        else 0
-    )
+    structured = 0
+    if result.structured_content is not None and not _surely_within(
+        result.structured_content, limit
+    ):
+        structured = len(json.dumps(result.structured_content, default=str).encode())
     if total <= limit and structured <= limit:
         return result
     budget = limit
@@ -235,6 +251,48 @@ def _cap_output(result: CallToolResult, limit: int) -> CallToolResult:
         structured_content=None if too_big_structured else result.structured_content,
         is_error=result.is_error or too_big_structured,
     )
+
+
+def _surely_within(value: Any, limit: int) -> bool:
+    """True when ``json.dumps(value)`` is certainly at most ``limit`` bytes, judged from an
+    upper bound over a small value; False means "not known" (then it is serialised to count).
+
+    Saves serialising every result a second time (the SDK serialises it for the wire) when it
+    is small, as nearly all are.
+    """
+    budget = limit
+    stack = [value]
+    visited = 0
+    while stack:
+        item = stack.pop()
+        visited += 1
+        if visited > _SMALL_VALUE_NODES:
+            return False
+        if isinstance(item, str):
+            budget -= 12 * len(item) + 2  # at worst a \uXXXX surrogate pair per character
+        elif item is None or isinstance(item, bool):
+            budget -= 5
+        elif isinstance(item, int) and -(10**18) < item < 10**18:
+            budget -= 20
+        elif isinstance(item, float):
+            budget -= 24
+        elif isinstance(item, dict):
+            budget -= 2 + 4 * len(item)  # braces, and per entry ": " and ", "
+            for key, entry in item.items():
+                if not isinstance(key, str):
+                    return False
+                stack += (key, entry)
+        elif isinstance(item, list | tuple):
+            budget -= 2 + 2 * len(item)
+            stack += item
+        else:
+            return False  # serialised through default=str: unknown size
+        if budget < 0:
+            return False
+    return True
+
+
+_SMALL_VALUE_NODES = 64
 
 
 def _size(block: Any) -> int:
