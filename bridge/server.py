@@ -15,7 +15,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
 
 import anyio
 from mcp.server.auth.provider import TokenVerifier
@@ -70,13 +70,15 @@ class BridgeServer(MCPServer[Any]):
         self.metrics = metrics or Metrics()
 
     async def _remember_session(self, ctx: Any, call_next: Any) -> Any:
-        """Keep (weakly) each client connection, to tell it when tools change."""
+        """Keep (weakly) each client connection that lists the tools, to tell it when they
+        change (a client that never listed them holds no list to refresh)."""
         # ctx.session is a per-request wrapper; the connection behind it lives as long as the
         # client does. The SDK offers no public handle on it from middleware, so it is read
         # defensively: without it only modern clients (through the bus) hear of changes.
-        connection = getattr(getattr(ctx, "session", None), "_connection", None)
-        if connection is not None and hasattr(connection, "send_tool_list_changed"):
-            self._sessions.add(connection)
+        if ctx.method == "tools/list":
+            connection = getattr(getattr(ctx, "session", None), "_connection", None)
+            if connection is not None and hasattr(connection, "send_tool_list_changed"):
+                self._sessions.add(connection)
         return await call_next(ctx)
 
     async def tools_changed(self) -> None:
@@ -110,22 +112,21 @@ class BridgeServer(MCPServer[Any]):
             _log_call(caller, name, 0.0, "denied" if spec is not None else "unknown")
             raise ToolError(f"Unknown tool: {name}")
         timeout = spec.timeout or self.limits.tool_timeout
+        request = _request_context(context)
+        call_context = CallContext(
+            timeout=timeout,
+            max_output=self.limits.max_output_bytes,
+            progress=_progress_fn(context, request),
+            caller=caller.name if caller else None,
+            session=_session_of(request),
+        )
         started = time.perf_counter()
         outcome = "error"
         try:
             # move_on_after, not fail_after: a TimeoutError the tool raises itself is its own
             # failure, not the bridge's limit.
             with anyio.move_on_after(timeout) as deadline:
-                result = await spec.call(
-                    arguments,
-                    CallContext(
-                        timeout=timeout,
-                        max_output=self.limits.max_output_bytes,
-                        progress=_progress_fn(context),
-                        caller=caller.name if caller else None,
-                        session=_session_of(context),
-                    ),
-                )
+                result = await spec.call(arguments, call_context)
             if deadline.cancelled_caught:
                 outcome = "timeout"
                 return _error_result(f"Tool {name} timed out after {timeout:g} s and was stopped")
@@ -166,16 +167,21 @@ def _as_mcp_tool(spec: ToolSpec) -> Tool:
     )
 
 
-def _progress_fn(context: Context[Any, Any] | None) -> Any:
-    """A progress reporter when the caller asked for progress (sent a progress token), else
-    ``None``: reporting would be a no-op, and a source can skip asking its backend for it."""
+def _request_context(context: Context[Any, Any] | None) -> Any:
+    """The SDK's request context behind a call (read once: a pydantic private attribute)."""
     if context is None:
         return None
     try:
-        meta = context.request_context.meta
+        return context.request_context
     except ValueError:  # no request behind this call (in-process)
         return None
-    if not meta or meta.get("progress_token") is None:
+
+
+def _progress_fn(context: Context[Any, Any] | None, request: Any) -> Any:
+    """A progress reporter when the caller asked for progress (sent a progress token), else
+    ``None``: reporting would be a no-op, and a source can skip asking its backend for it."""
+    meta = getattr(request, "meta", None)
+    if context is None or not meta or meta.get("progress_token") is None:
         return None
 
     async def progress(value: float, total: float | None, message: str | None) -> None:
@@ -184,28 +190,21 @@ def _progress_fn(context: Context[Any, Any] | None) -> Any:
     return progress
 
 
-def _session_of(context: Context[Any, Any] | None) -> str | None:
+def _session_of(request: Any) -> str | None:
     """The client session a call came in on: ``session_id`` on SSE, ``mcp-session-id`` on
     handshake-era Streamable HTTP; ``None`` for a stateless (modern-era) request."""
-    if context is None:
-        return None
-    try:
-        request = context.request_context.request
-    except ValueError:  # no request behind this call (in-process)
-        return None
     # Read from the ASGI scope: the starlette Headers/QueryParams views would be built anew
     # on every call just for this.
-    scope = getattr(request, "scope", None)
+    scope = getattr(getattr(request, "request", None), "scope", None)
     if scope is None:
         return None
     for name, value in scope.get("headers", ()):
         if name == b"mcp-session-id":
             return bytes(value).decode("latin-1")
-    query = scope.get("query_string", b"")
-    if b"session_id=" in query:
-        session = parse_qs(query.decode("latin-1")).get("session_id")
-        if session:
-            return session[0]
+    for pair in bytes(scope.get("query_string", b"")).split(b"&"):
+        key, _, value = pair.partition(b"=")
+        if key == b"session_id" and value:
+            return unquote_plus(value.decode("latin-1"))
     return None
 
 
