@@ -4,6 +4,9 @@ What every tool gets here, whatever its source: per-token scopes (filtered ``too
 refused ``tools/call``), a timeout, an output cap with an explicit notice, cancellation
 propagated to the source, and one log line per call (caller, key id, tool, duration, outcome;
 never arguments, never tokens).
+
+OpenTelemetry: the SDK's per-message spans are kept when a tracer provider is installed
+before the app is built, and left out otherwise (they would record nothing, at a cost per call).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.subscriptions import ToolsListChanged
 from mcp.types import CallToolResult, TextContent, Tool
+from opentelemetry import trace
 
 from bridge.auth import current_caller
 from bridge.metrics import Metrics
@@ -64,6 +68,13 @@ class BridgeServer(MCPServer[Any]):
             subscriptions=self.bus,
             middleware=[self._remember_session],
         )
+        if not _tracing_configured():
+            # The SDK wraps every message in an OpenTelemetry span (tens of microseconds per
+            # call), a no-op until a tracer provider is set up, and says to drop its middleware
+            # to opt out. Matched by name: if the SDK renames it, it simply stays.
+            self.middleware[:] = [
+                m for m in self.middleware if type(m).__name__ != "OpenTelemetryMiddleware"
+            ]
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
         self.registry = registry
         self.limits = limits
@@ -147,6 +158,12 @@ class BridgeServer(MCPServer[Any]):
             elapsed = time.perf_counter() - started
             _log_call(caller, name, elapsed, outcome)
             self.metrics.observe_call(name, outcome, elapsed)
+
+
+def _tracing_configured() -> bool:
+    """True when a real OpenTelemetry tracer provider is installed (spans would be recorded)."""
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
 def _package_version() -> str:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mcp.types import CallToolResult, ImageContent, TextContent
+from opentelemetry import trace
 
 from bridge.server import BridgeServer, Limits, _surely_within
 from bridge.tools.registry import CallContext, Registry, StaticSource, ToolCall, ToolSpec
@@ -138,3 +139,20 @@ def test_the_cheap_size_check_never_lets_oversized_structured_output_through(
 ) -> None:
     if _surely_within(value, limit):
         assert len(json.dumps(value, default=str).encode()) <= limit
+
+
+def _traced(server: BridgeServer) -> bool:
+    return any(type(m).__name__ == "OpenTelemetryMiddleware" for m in server.middleware)
+
+
+def test_spans_are_made_only_when_a_tracer_provider_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    untraced = _server(_sleep_forever)
+
+    class Provider(trace.TracerProvider):
+        def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+            return trace.NoOpTracer()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", Provider)
+    assert not _traced(untraced) and _traced(_server(_sleep_forever))
