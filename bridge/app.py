@@ -105,12 +105,12 @@ def create_app(config: BridgeConfig, registry: Registry, verifier: Verifier) -> 
             yield
 
     app = Starlette(
-        routes=[
+        routes=[  # matched in order: the per-call SSE route first
+            Route("/messages/", endpoint=sse_app, methods=["POST"]),
+            Route("/sse", endpoint=sse_app, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
-            Route("/sse", endpoint=sse_app, methods=["GET"]),
-            Route("/messages/", endpoint=sse_app, methods=["POST"]),
             Mount("/", app=_ResponseMode(http_app)),
         ],
         lifespan=lifespan,
