@@ -61,7 +61,7 @@ allow = ["echo"]
 [[tools.openapi]]
 name = "inventory"
 spec = "{inventory_url}/openapi.json"
-base_url = "{inventory_url}"
+base_url = "{inventory_url}/api"
 bearer = "vault:{SECRET}"
 include = ["getItem"]
 prefix = "inv_"

@@ -229,8 +229,18 @@ class Session:
             ("mcp-protocol-version", HANDSHAKE),
         ]
 
+    async def idle(self) -> None:
+        """Close the POST connection: what is left is what an idle session holds."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
     async def close(self) -> None:
-        if self.wire == "http-legacy" and self._session_id is not None and self._conn is not None:
+        """End the session as a client does (``DELETE`` on Streamable HTTP) and disconnect."""
+        if self.wire == "http-legacy" and self._session_id is not None:
+            if self._conn is None:
+                self._conn = Connection(self.host, self.port)
+                await self._conn.open()
             with contextlib.suppress(OSError, asyncio.IncompleteReadError):
                 await self._conn.request("DELETE", "/mcp", self._legacy_headers("application/json"))
         for conn in (self._stream, self._conn):
