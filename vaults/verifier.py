@@ -7,6 +7,10 @@ pragma costs a few microseconds and the table is reloaded only when the index ch
 of garbage key ids never makes the verifier reread the index, a token is accepted as soon as it
 is committed (a reader is never refused a token that rotation just made), and a revocation takes
 effect within 250 ms.
+
+``verify`` runs on every HTTP request the bridge serves, so what can be done once per token
+version is done at reload: each entry carries its ``Principal``, and ``verify`` hands out that one
+object (callers may key per-token work on it).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ class TokenIndex:
         self.miss_interval = miss_interval
         self._lock = threading.Lock()
         self._conn = connect(index_path)
-        self._entries: dict[str, LiveToken] = {}
+        self._entries: dict[str, tuple[LiveToken, Principal]] = {}
         self._data_version = -1
         self._checked_at = 0.0
         self._missed_at = -miss_interval
@@ -88,19 +92,21 @@ class TokenIndex:
         with self._lock:
             if now - self._checked_at >= self.check_interval:
                 self._refresh(now)
-            entry = self._entries.get(parsed.kid)
-            if entry is None and now - self._missed_at >= self.miss_interval:
+            found = self._entries.get(parsed.kid)
+            if found is None and now - self._missed_at >= self.miss_interval:
                 self._missed_at = now
                 self._refresh(now)
-                entry = self._entries.get(parsed.kid)
-        if entry is None:
+                found = self._entries.get(parsed.kid)
+        if found is None:
             return None
+        entry, principal = found
         if not hmac.compare_digest(tokens.hash_secret(parsed.secret), entry.hash):
             return None
-        expired = entry.not_after is None or entry.not_after <= time.time()
-        if entry.state == "previous" and expired:
+        if entry.state == "previous" and (
+            entry.not_after is None or entry.not_after <= time.time()
+        ):
             return None
-        return Principal(entry.name, entry.kid, entry.version, entry.scopes)
+        return principal
 
     def refresh(self) -> None:
         """Reload now if the index changed (verify does this by itself, rate-limited)."""
@@ -126,5 +132,8 @@ class TokenIndex:
                 self._conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
             raise store_error(exc, self.index_path) from exc
-        self._entries = {entry.kid: entry for entry in live}
+        self._entries = {
+            entry.kid: (entry, Principal(entry.name, entry.kid, entry.version, entry.scopes))
+            for entry in live
+        }
         self._checked_at = time.monotonic()
