@@ -1,4 +1,10 @@
-"""Who pushes a new value to a remote link: a registry of pushers, one per link kind."""
+"""Who pushes a new value to a remote link: a registry of pushers, one per link kind.
+
+A pusher's ``push`` may return a reference to what it made remotely (a certificate id, a token
+id); rotation records it per version and link (the ``pushes`` table). A pusher that also has a
+``retire(link, version, ref)`` method is called once a version it pushed is retired or revoked,
+to undo that push remotely (archive an old CA certificate): see ``vaults.rotation.retirement``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,13 @@ from vaults.index import Link
 class Pusher(Protocol):
     """Pushes a credential's new value to one remote link; raises PushError on failure."""
 
-    def push(self, link: Link, value: str) -> None: ...
+    def push(self, link: Link, value: str) -> str | None: ...
+
+
+class Retirer(Protocol):
+    """A pusher that undoes its push of a version once the version retires (idempotently)."""
+
+    def retire(self, link: Link, version: int, ref: str | None) -> None: ...
 
 
 _pushers: dict[str, Pusher | str] = {}
@@ -41,8 +53,11 @@ def pusher_for(kind: str) -> Pusher:
             found = getattr(importlib.import_module(module), attr)
             _pushers[kind] = found
     if found is None:
+        from vaults.rotation.plugins import broken
+
+        failed = "".join(f"; plugin {name} failed to load ({why})" for name, why in broken().items())
         raise PushError(
             f"no pusher is registered for links of kind {kind!r}; install the component that "
-            "provides it, or remove the link"
+            f"provides it, or remove the link{failed}"
         )
     return found
