@@ -3,7 +3,8 @@
 It holds names, kinds, scopes, versions and states, token key ids and SHA-256 hashes, the rotation
 journal, remote links and the audit trail. It never holds a secret value. ``Index`` opens (and
 migrates) the file and gives one object per table: ``index.credentials.get(name)``,
-``index.versions.insert(...)``, ``index.rotations``, ``index.links``, ``index.pushes``, ``index.meta``.
+``index.versions.insert(...)``, ``index.rotations``, ``index.links``, ``index.pushes``,
+``index.meta``.
 """
 
 from __future__ import annotations

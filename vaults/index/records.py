@@ -125,7 +125,7 @@ class Link(Record):
 @dataclasses.dataclass(frozen=True, slots=True)
 class Push(Record):
     """One version pushed to one link, with what the push made remotely (``ref``), and when the
-    link's retire hook undid it (``retired_at``; None while the version lives or the hook is due)."""
+    link's retire hook undid it (``retired_at``: None while the version lives or until then)."""
 
     link: Link
     version: int

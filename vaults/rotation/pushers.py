@@ -55,7 +55,9 @@ def pusher_for(kind: str) -> Pusher:
     if found is None:
         from vaults.rotation.plugins import broken
 
-        failed = "".join(f"; plugin {name} failed to load ({why})" for name, why in broken().items())
+        failed = "".join(
+            f"; plugin {name} failed to load ({why})" for name, why in broken().items()
+        )
         raise PushError(
             f"no pusher is registered for links of kind {kind!r}; install the component that "
             f"provides it, or remove the link{failed}"
