@@ -36,8 +36,8 @@ def expire(store: Store, *, now: float | None = None) -> list[tuple[str, int]]:
                     kid=version.kid, detail="grace window ended",
                 )  # fmt: skip
                 ended.append((info.name, version.version))
-    for name, version in ended:
-        store.forget(name, version)  # already gone for rotated versions: harmless
+    for name, number in ended:
+        store.forget(name, number)  # already gone for rotated versions: harmless
     return ended
 
 
