@@ -13,7 +13,6 @@ kind's own model (``bridge/tools/<kind>/config.py``), assembled here from the re
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 import typing
@@ -37,7 +36,7 @@ from bridge.errors import ConfigError
 from bridge.tools.durations import Duration, PositiveDuration
 from bridge.tools.kinds import ToolTables, source_kinds, tables_model
 from bridge.tunnel.settings import ConfigPath, TunnelConfig
-from mcpb.urls import DEFAULT_PORTS, origin, same_server
+from mcpb.urls import DEFAULT_PORTS, is_loopback, origin, same_server
 
 ENVIRONMENT = {
     "MCP_BRIDGE_HOST": "server.host",
@@ -179,17 +178,6 @@ class BridgeConfig(_Model):
 
 
 CERT_WARNING_DAYS = 14
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or an address) is this machine only."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def reachability(

@@ -25,8 +25,15 @@ from bridge.errors import TunnelError
 from bridge.tunnel import deployment
 from bridge.tunnel.certificates import verify_server
 
-PROXY_KEYS = {"listen_addr", "log_level", "shutdown_timeout", "tunnel_domain", "tls", "routes",
-              "upstream"}  # fmt: skip
+PROXY_KEYS = {
+    "listen_addr",
+    "log_level",
+    "shutdown_timeout",
+    "tunnel_domain",
+    "tls",
+    "routes",
+    "upstream",
+}
 _PINNED = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 

@@ -35,7 +35,7 @@ from vaults.index import CredentialInfo, Link
 from vaults.rotation import register_generator, register_pusher
 from vaults.store import Store
 
-TOKEN_GENERATOR = "mcp-tunnel-token"
+TOKEN_GENERATOR = "mcp-tunnel-token"  # noqa: S105 - a generator name, not a value
 CERTS_GENERATOR = "mcp-tunnel-certs"
 ENV_LINK = "tunnel-env"
 CA_LINK = "tunnel-ca"
@@ -71,7 +71,7 @@ class _Plugin:
         self._api = api
 
     def api(self, link: Link) -> TunnelsApi:
-        tunnel_id, workspace = parse_ref(link.vault_id)
+        _, workspace = parse_ref(link.vault_id)
         if self._api is not None:
             return TunnelsApi(self._api.client, workspace=workspace)
         return TunnelsApi(client_for(self.store), workspace=workspace)
@@ -137,7 +137,9 @@ class CaPusher(_Plugin):
             if found is not None:
                 return found.id
             self._make_room(api, tunnel_id, link, live)
-            return api.add_certificate(tunnel_id, certificates.Bundle.from_value(value).ca_cert_pem).id
+            return api.add_certificate(
+                tunnel_id, certificates.Bundle.from_value(value).ca_cert_pem
+            ).id
         except TunnelError as exc:
             raise PushError(str(exc)) from exc
 

@@ -21,8 +21,7 @@ PROXY_IMAGE = (
     "@sha256:efb27b299d627e4134815663cb8896641eeaee025d734c0f695582b4df38f013"
 )
 CLOUDFLARED_IMAGE = (
-    "cloudflare/cloudflared"
-    "@sha256:6b599ca3e974349ead3286d178da61d291961182ec3fe9c505e1dd02c8ac31b0"
+    "cloudflare/cloudflared@sha256:6b599ca3e974349ead3286d178da61d291961182ec3fe9c505e1dd02c8ac31b0"
 )
 _PINNED = re.compile(r"^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$")
 # One DNS label: the server certificate's *.<domain> covers exactly one.

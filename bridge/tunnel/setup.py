@@ -26,7 +26,8 @@ from bridge.tunnel.settings import subdomain_for
 from vaults import links
 from vaults.errors import NotFoundError
 from vaults.index import Link
-from vaults.remote import KIND as ANTHROPIC, AnthropicRemote
+from vaults.remote import KIND as ANTHROPIC
+from vaults.remote import AnthropicRemote
 from vaults.rotation import assign
 from vaults.store import Store
 
@@ -98,9 +99,14 @@ class Setup:
         self._token(outcome)
         self._certificates(outcome)
         stack = deployment.Stack(
-            folder, outcome.domain, subdomain, host, config.server.port,
-            config.tunnel.proxy_image, config.tunnel.cloudflared_image,
-        )  # fmt: skip
+            folder,
+            outcome.domain,
+            subdomain,
+            host,
+            config.server.port,
+            config.tunnel.proxy_image,
+            config.tunnel.cloudflared_image,
+        )
         deployment.write_stack(stack)
         problems = inspection.inspect(folder, stack.hostname)
         if problems:
@@ -165,8 +171,9 @@ class Setup:
                 return link
         return links.add(self.store, name, kind=kind, vault_id=self._ref(outcome), url=url)
 
-    def _push(self, name: str, link: Link, pusher: plugin.EnvPusher | plugin.CaPusher
-              | plugin.FilesPusher) -> None:  # fmt: skip
+    def _push(
+        self, name: str, link: Link, pusher: plugin.EnvPusher | plugin.CaPusher | plugin.FilesPusher
+    ) -> None:
         info = self.store.show(name)
         assert info.current is not None
         ref = pusher.push(link, self.store.secret(name))
@@ -180,8 +187,12 @@ class Setup:
             revealed = self.api.reveal_token(outcome.tunnel_id)
             self.store.add_secret(name, revealed.tunnel_token)
             outcome.changes.append(f"stored the tunnel token as {name}")
-        assign(self.store, name, plugin.TOKEN_GENERATOR,
-               rotate_every=self.config.tunnel.rotate_token_every)  # fmt: skip
+        assign(
+            self.store,
+            name,
+            plugin.TOKEN_GENERATOR,
+            rotate_every=self.config.tunnel.rotate_token_every,
+        )
         link = self._link(name, plugin.ENV_LINK, outcome, plugin.folder_url(outcome.folder))
         self._push(name, link, plugin.EnvPusher(self.store, self.api))
 
@@ -195,11 +206,14 @@ class Setup:
             bundle = certificates.generate(outcome.domain)
             self.store.add_secret(name, bundle.to_value())
             outcome.changes.append(f"generated a CA and a server certificate as {name}")
-        assign(self.store, name, plugin.CERTS_GENERATOR,
-               rotate_every=self.config.tunnel.rotate_certs_every)  # fmt: skip
+        assign(
+            self.store,
+            name,
+            plugin.CERTS_GENERATOR,
+            rotate_every=self.config.tunnel.rotate_certs_every,
+        )
         ca_link = self._link(name, plugin.CA_LINK, outcome, outcome.url)
-        files_link = self._link(name, plugin.FILES_LINK, outcome,
-                                plugin.folder_url(outcome.folder))  # fmt: skip
+        files_link = self._link(name, plugin.FILES_LINK, outcome, plugin.folder_url(outcome.folder))
         before = {cert.id for cert in self.api.certificates(outcome.tunnel_id)}
         self._push(name, ca_link, plugin.CaPusher(self.store, self.api))
         self._push(name, files_link, plugin.FilesPusher(self.store, self.api))

@@ -22,7 +22,8 @@ from bridge.tunnel.setup import Setup, folder_of, names, subdomain_of, upstream_
 from vaults.doctor import Check
 from vaults.errors import NotFoundError
 from vaults.index import period, stamp
-from vaults.remote import KIND as ANTHROPIC, AnthropicRemote
+from vaults.remote import KIND as ANTHROPIC
+from vaults.remote import AnthropicRemote
 from vaults.store import Store
 
 
@@ -81,12 +82,12 @@ def status(path: Path, store: Store, api: TunnelsApi) -> list[Check]:
 def _certificates(store: Store, api: TunnelsApi, tunnel_id: str, name: str) -> list[Check]:
     registered = api.certificates(tunnel_id)
     listed = ", ".join(
-        f"{cert.id} ({_left(cert.expires_at, datetime.now(UTC))})"
-        if cert.expires_at
-        else cert.id
+        f"{cert.id} ({_left(cert.expires_at, datetime.now(UTC))})" if cert.expires_at else cert.id
         for cert in registered
     )
-    found = [Check("registered CAs", bool(registered), listed or "none: the tunnel refuses traffic")]
+    found = [
+        Check("registered CAs", bool(registered), listed or "none: the tunnel refuses traffic")
+    ]
     try:
         bundle = certificates.Bundle.from_value(store.secret(name))
     except (NotFoundError, TunnelError) as exc:
@@ -130,8 +131,12 @@ def _vault_links(store: Store, setup: Setup, url: str) -> list[Check]:
                 found.append(Check(f"vault credential {name}", result.ok, result.detail))
     if not found:
         found.append(
-            Check("vault credential", False, "no bridge token is linked to an Anthropic vault; "
-                  "run mcp-bridge tunnel up --vault VAULT")  # fmt: skip
+            Check(
+                "vault credential",
+                False,
+                "no bridge token is linked to an Anthropic vault; "
+                "run mcp-bridge tunnel up --vault VAULT",
+            )
         )
     return found
 
@@ -141,6 +146,9 @@ def _reachable(config: BridgeConfig) -> Check:
     try:
         response = httpx2.get(f"{route}/healthz", timeout=3)
     except httpx2.HTTPError as exc:
-        return Check("bridge", False, f"{route} does not answer ({type(exc).__name__}): start "
-                     "mcp-bridge serve")  # fmt: skip
+        return Check(
+            "bridge",
+            False,
+            f"{route} does not answer ({type(exc).__name__}): start mcp-bridge serve",
+        )
     return Check("bridge", response.status_code == 200, f"{route}/healthz: {response.status_code}")

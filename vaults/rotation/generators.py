@@ -78,6 +78,8 @@ def assign(store: Store, name: str, generator: str | None, *, rotate_every: floa
             return
         store.index.credentials.set_generated(info.id, generator, rotate_every, time.time())
         audit.record(
-            conn, "generator.set", credential=name,
+            conn,
+            "generator.set",
+            credential=name,
             detail=f"{generator or 'none'}, rotate every {period(rotate_every)}",
-        )  # fmt: skip
+        )

@@ -32,9 +32,13 @@ def expire(store: Store, *, now: float | None = None) -> list[tuple[str, int]]:
                     continue
                 store.index.versions.set_state(info.id, version.version, "retired")
                 audit.record(
-                    conn, "rotate.retire", credential=info.name, version=version.version,
-                    kid=version.kid, detail="grace window ended",
-                )  # fmt: skip
+                    conn,
+                    "rotate.retire",
+                    credential=info.name,
+                    version=version.version,
+                    kid=version.kid,
+                    detail="grace window ended",
+                )
                 ended.append((info.name, version.version))
     for name, number in ended:
         store.forget(name, number)  # already gone for rotated versions: harmless
@@ -67,15 +71,22 @@ def run_hooks(
             failures.append(f"{link.credential} v{push.version} -> {where}: {reason}")
             with store.index.write() as conn:
                 audit.record(
-                    conn, "rotate.retire-push", credential=link.credential,
-                    version=push.version, outcome="failed", detail=f"{where}: {reason}",
-                )  # fmt: skip
+                    conn,
+                    "rotate.retire-push",
+                    credential=link.credential,
+                    version=push.version,
+                    outcome="failed",
+                    detail=f"{where}: {reason}",
+                )
             continue
         with store.index.write() as conn:
             store.index.pushes.mark_retired(link.id, push.version, time.time())
             if hook is not None:
                 audit.record(
-                    conn, "rotate.retire-push", credential=link.credential,
-                    version=push.version, detail=f"{where}: {push.ref or '-'}",
-                )  # fmt: skip
+                    conn,
+                    "rotate.retire-push",
+                    credential=link.credential,
+                    version=push.version,
+                    detail=f"{where}: {push.ref or '-'}",
+                )
     return failures
