@@ -66,3 +66,76 @@ def test_a_second_up_changes_nothing(
     assert len(tunnels.active_certificates(tunnel_id)) == 1
     posts = [r for r in workspace.api.state.requests[requests:] if r.method == "POST"]
     assert [r.path for r in posts if not r.path.endswith("reveal_token")] == []
+
+
+def test_up_adopts_a_tunnel_by_its_display_name(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str], anthropic_client
+) -> None:
+    existing = anthropic_client.beta.tunnels.create(display_name="inhouse")
+
+    code, out, err = workspace.run(capsys, "tunnel", "up")
+
+    assert code == 0, err
+    assert workspace.api.state.tunnels.tunnel_ids() == [existing.id]
+    assert f'id = "{existing.id}"' in workspace.config.read_text()
+    assert "created tunnel" not in out
+    assert _tunnel_url(workspace) == f"https://inhouse.{existing.domain}/mcp"
+
+
+def test_up_after_a_crash_finishes_on_the_same_tunnel(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace.api.state.fail_next(
+        "POST", "/v1/tunnels/*/certificates", 500, headers={"x-should-retry": "false"}
+    )
+    code, _, err = workspace.run(capsys, "tunnel", "up")
+    assert code == 1 and "registering a CA certificate" in err and "500" in err
+    [tunnel_id] = workspace.api.state.tunnels.tunnel_ids()
+    assert f'id = "{tunnel_id}"' in workspace.config.read_text()
+
+    code, _, err = workspace.run(capsys, "tunnel", "up")
+
+    assert code == 0, err
+    assert workspace.api.state.tunnels.tunnel_ids() == [tunnel_id]
+    hostname = _tunnel_url(workspace).split("/")[2]
+    assert inspection.inspect(workspace.folder, hostname) == []
+
+
+def test_up_links_and_relinks_the_vault_credential_to_the_tunnel_url(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vaults.cli import main as vault_main
+
+    old = "http://127.0.0.1:8765/mcp"
+    assert vault_main(["remote", "link", "agents", "--vault", "team", "--url", old]) == 0
+    capsys.readouterr()
+    credentials = workspace.api.state.credentials
+
+    code, out, err = workspace.run(capsys, "tunnel", "up")
+
+    assert code == 0, err
+    url = _tunnel_url(workspace)
+    assert "re-linked agents in " in out and f"{old} -> {url}" in out
+    with workspace.store() as store:
+        [link] = store.links("agents")
+        assert link.url == url
+        token = store.secret("agents")
+        actions = [row.action for row in store.audit() if row.credential == "agents"]
+    vault_id = link.vault_id
+    assert credentials.resolve_credential([vault_id], url) is not None
+    assert credentials.resolve_credential([vault_id], old) is None
+    assert workspace.api.state.secret_for(vault_id, link.remote_id) == token
+    assert actions.count("link.remove") == 1 and actions.count("link.add") == 2
+
+
+def test_up_with_a_vault_links_the_bridge_token(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = workspace.run(capsys, "tunnel", "up", "--vault", "team")
+
+    assert code == 0, err
+    url = _tunnel_url(workspace)
+    with workspace.store() as store:
+        [link] = store.links("agents")
+    assert link.url == url and f"linked agents -> {link.vault_id}" in out
+    assert workspace.api.state.resolve_credential([link.vault_id], url) is not None
