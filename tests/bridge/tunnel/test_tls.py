@@ -20,6 +20,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from bridge.app import create_app
 from bridge.config import BridgeConfig, load_config, reachability
+from bridge.errors import ConfigError
 from bridge.serve import uvicorn_config
 from bridge.tools.loader import build_registry
 from bridge.tunnel import certificates
@@ -109,10 +110,10 @@ async def test_the_bridge_serves_tls_that_the_mcp_client_verifies(tmp_path: Path
 
 def test_tls_keys_go_together_and_must_exist(tmp_path: Path) -> None:
     (tmp_path / "bridge.toml").write_text('[server]\ntls_cert = "missing.crt"\n')
-    with pytest.raises(Exception, match="tls_cert and tls_key go together"):
+    with pytest.raises(ConfigError, match="tls_cert and tls_key go together"):
         load_config(tmp_path / "bridge.toml")
     (tmp_path / "bridge.toml").write_text('[server]\ntls_cert = "a.crt"\ntls_key = "a.key"\n')
-    with pytest.raises(Exception, match="a.crt does not exist"):
+    with pytest.raises(ConfigError, match=r"a\.crt does not exist"):
         load_config(tmp_path / "bridge.toml")
 
 
