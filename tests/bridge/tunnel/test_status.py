@@ -109,7 +109,7 @@ def test_an_api_refusal_is_one_line(
 ) -> None:
     workspace.api.state.fail_next(method, path, status, times=3)
 
-    code, out, err = workspace.run(capsys, "tunnel", "up")
+    code, _, err = workspace.run(capsys, "tunnel", "up")
 
     assert code == 1
     assert len(err.strip().splitlines()) == 1 and expected in err, err
