@@ -9,8 +9,6 @@ that :mod:`vaults.rotation.plugins` loads from entry points.
 
 from __future__ import annotations
 
-import importlib
-import threading
 import time
 from typing import Protocol
 
@@ -18,6 +16,7 @@ from vaults import audit
 from vaults.errors import RotationError, UsageError
 from vaults.index import CredentialInfo, period
 from vaults.inputs import MAX_ROTATE_EVERY, bounded_duration
+from vaults.rotation.registry import Registry, plugin_failures
 from vaults.store import Store
 
 
@@ -32,33 +31,26 @@ class Generator(Protocol):
     def generate(self, info: CredentialInfo) -> str: ...
 
 
-_generators: dict[str, Generator | str] = {}
-_lock = threading.Lock()
+_generators: Registry[Generator] = Registry()
 
 
 def register_generator(name: str, generator: Generator | str) -> None:
     """Use ``generator`` for credentials assigned ``name``; ``"module:attr"`` is imported lazily."""
-    with _lock:
-        _generators[name] = generator
+    _generators.register(name, generator)
 
 
 def unregister_generator(name: str) -> None:
-    with _lock:
-        _generators.pop(name, None)
+    _generators.unregister(name)
 
 
 def generator_for(name: str) -> Generator:
     """The generator registered as ``name``; RotationError if there is none."""
-    with _lock:
-        found = _generators.get(name)
-        if isinstance(found, str):
-            module, _, attr = found.partition(":")
-            found = getattr(importlib.import_module(module), attr)
-            _generators[name] = found
+    found = _generators.get(name)
     if found is None:
         raise RotationError(
             f"no generator named {name!r} is installed (it makes this secret's new values); "
             "install the component that provides it (e.g. mcp-bridge for tunnel credentials)"
+            + plugin_failures()
         )
     return found
 

@@ -8,12 +8,11 @@ to undo that push remotely (archive an old CA certificate): see ``vaults.rotatio
 
 from __future__ import annotations
 
-import importlib
-import threading
 from typing import Protocol
 
 from vaults.errors import PushError
 from vaults.index import Link
+from vaults.rotation.registry import Registry, plugin_failures
 
 
 class Pusher(Protocol):
@@ -28,38 +27,25 @@ class Retirer(Protocol):
     def retire(self, link: Link, version: int, ref: str | None) -> None: ...
 
 
-_pushers: dict[str, Pusher | str] = {}
-_pushers_lock = threading.Lock()
+_pushers: Registry[Pusher] = Registry()
 
 
 def register_pusher(kind: str, pusher: Pusher | str) -> None:
     """Use ``pusher`` for links of ``kind``; a ``"module:attr"`` string is imported on first use."""
-    with _pushers_lock:
-        _pushers[kind] = pusher
+    _pushers.register(kind, pusher)
 
 
 def unregister_pusher(kind: str) -> None:
     """Forget the pusher for links of ``kind`` (no error if there is none)."""
-    with _pushers_lock:
-        _pushers.pop(kind, None)
+    _pushers.unregister(kind)
 
 
 def pusher_for(kind: str) -> Pusher:
     """The pusher registered for link ``kind``; PushError if there is none."""
-    with _pushers_lock:
-        found = _pushers.get(kind)
-        if isinstance(found, str):
-            module, _, attr = found.partition(":")
-            found = getattr(importlib.import_module(module), attr)
-            _pushers[kind] = found
+    found = _pushers.get(kind)
     if found is None:
-        from vaults.rotation.plugins import broken
-
-        failed = "".join(
-            f"; plugin {name} failed to load ({why})" for name, why in broken().items()
-        )
         raise PushError(
             f"no pusher is registered for links of kind {kind!r}; install the component that "
-            f"provides it, or remove the link{failed}"
+            f"provides it, or remove the link{plugin_failures()}"
         )
     return found
