@@ -35,7 +35,7 @@ from pydantic import (
 from bridge.errors import ConfigError
 from bridge.tools.durations import Duration, PositiveDuration
 from bridge.tools.kinds import ToolTables, source_kinds, tables_model
-from bridge.tunnel.settings import ConfigPath, TunnelConfig
+from bridge.tunnel_config import ConfigPath, TunnelConfig
 from mcpb.urls import DEFAULT_PORTS, is_loopback, origin, same_server
 
 ENVIRONMENT = {

@@ -22,7 +22,7 @@ from bridge.config import BridgeConfig, load_config
 from bridge.errors import TunnelError
 from bridge.tunnel import certificates, config_file, deployment, inspection, plugin
 from bridge.tunnel.api import TunnelsApi
-from bridge.tunnel.settings import subdomain_for
+from bridge.tunnel_config import subdomain_for
 from vaults import links
 from vaults.errors import NotFoundError
 from vaults.index import Link

@@ -1,7 +1,8 @@
 """The ``[tunnel]`` table of the bridge config: which MCP tunnel serves the bridge, and how.
 
 ``mcp-bridge tunnel up`` fills in ``id`` (and ``[server] public_url``) the first time; the rest
-has defaults. Relative paths resolve against the config file's folder.
+has defaults. Relative paths resolve against the config file's folder. It sits beside
+``bridge.config`` rather than in ``bridge.tunnel``, which reads the config: no import circle.
 """
 
 from __future__ import annotations
