@@ -17,12 +17,12 @@ configs, per-tool ``web_fetch``/``web_search`` options and image/document blocks
 
 The modules: one per resource (``agents``, ``environments``, ``vaults``, ``credentials``,
 ``sessions``, ``session_events``, ``tunnels`` + ``tunnel_certificates``), each a
-:class:`~.resource.Resource` with its bodies, rules and routes; what they share (``resource``, ``endpoints``, ``agent_config``, ``credential_auth``,
-``events``, ``bodies``, ``query``, ``pagination``, ``errors``, ``values``); the session
-machinery (``session_store``, ``streams``, ``player``); :class:`ManagedAgentsState` (``state``),
-which assembles them and holds the test hooks; and ``create_app`` (``app``), the transport
-rules. A new resource is a module with a ``Resource`` subclass (its own ``beta`` if it needs
-another one) and one line in ``ManagedAgentsState.__init__``.
+:class:`~.resource.Resource` with its bodies, rules and routes; what they share (``resource``,
+``endpoints``, ``agent_config``, ``credential_auth``, ``events``, ``bodies``, ``query``,
+``pagination``, ``errors``, ``values``); the session machinery (``session_store``, ``streams``,
+``player``); :class:`ManagedAgentsState` (``state``), which assembles them and holds the test hooks;
+and ``create_app`` (``app``), the transport rules. A new resource is a module with a ``Resource``
+subclass (its own ``beta`` if it needs another one) and one line in ``ManagedAgentsState.__init__``.
 """
 
 from tests.fakes.managed_agents.app import create_app
