@@ -3,7 +3,8 @@
 It holds names, kinds, scopes, versions and states, token key ids and SHA-256 hashes, the rotation
 journal, remote links and the audit trail. It never holds a secret value. ``Index`` opens (and
 migrates) the file and gives one object per table: ``index.credentials.get(name)``,
-``index.versions.insert(...)``, ``index.rotations``, ``index.links``, ``index.meta``.
+``index.versions.insert(...)``, ``index.rotations``, ``index.links``, ``index.pushes``,
+``index.meta``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from vaults.index.credentials import Credentials
 from vaults.index.database import BUSY_TIMEOUT_MS, Database, connect, store_error
 from vaults.index.links import Links
 from vaults.index.meta import Meta
+from vaults.index.pushes import Pushes
 from vaults.index.records import (
     CredentialInfo,
     Link,
     LiveToken,
+    Push,
     Record,
     RotationInfo,
     VersionInfo,
@@ -48,6 +51,7 @@ __all__ = [
     "Index",
     "Link",
     "LiveToken",
+    "Push",
     "Record",
     "RotationInfo",
     "VersionInfo",
@@ -100,6 +104,7 @@ class Index(Database):
         self.versions = Versions(self)
         self.rotations = Rotations(self)
         self.links = Links(self)
+        self.pushes = Pushes(self, self.links)
         self.credentials = Credentials(self, self.versions, self.rotations, self.links)
 
     @property
