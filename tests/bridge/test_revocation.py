@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import anyio
 import httpx2
@@ -47,7 +48,9 @@ async def _ends_within(chunks: AsyncIterator[object], seconds: float) -> float:
     return time.monotonic() - started
 
 
-async def _open_sse(http: httpx2.AsyncClient, bridge: RunningBridge, token: str) -> tuple:
+async def _open_sse(
+    http: httpx2.AsyncClient, bridge: RunningBridge, token: str
+) -> tuple[Any, httpx2.Response, AsyncIterator[str], str]:
     stream = http.stream("GET", f"{bridge.url}/sse", headers=_auth(token))
     response = await stream.__aenter__()
     assert response.status_code == 200
@@ -76,7 +79,7 @@ async def test_a_stream_whose_client_moved_to_the_rotated_token_stays_open(
 ) -> None:
     bridge = start_bridge()
     async with httpx2.AsyncClient(timeout=10) as http:
-        stream, response, lines, endpoint = await _open_sse(http, bridge, bridge.token)
+        stream, _, lines, endpoint = await _open_sse(http, bridge, bridge.token)
         try:
             rotated = vaults.rotate(bridge.store, "agents", grace=1.0)
             assert rotated.token is not None
