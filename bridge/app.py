@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import anyio
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -21,6 +22,9 @@ from starlette.routing import Mount, Route
 
 from bridge.auth import VaultTokenVerifier, Verifier
 from bridge.metrics import Metrics
+from bridge.response_mode import JSON_FOR_THIS_REQUEST, ResponseMode
+from bridge.revocation import LiveStreams
+from bridge.rpc_errors import readable_errors
 from bridge.server import BridgeServer, Limits
 from bridge.tools.registry import Registry
 
@@ -56,11 +60,21 @@ def create_app(config: BridgeConfig, registry: Registry, verifier: Verifier) -> 
     )
     security = transport_security(config)
     http_app = server.streamable_http_app(
-        max_request_body_size=limits.max_request_bytes, transport_security=security
+        max_request_body_size=limits.max_request_bytes,
+        transport_security=security,
+        json_response=JSON_FOR_THIS_REQUEST,
     )
     sse_app = server.sse_app(
         max_request_body_size=limits.max_request_bytes, transport_security=security
     )
+
+    manager = server.session_manager
+    streams = LiveStreams(
+        verifier,
+        terminate=lambda session: _terminate(manager, session),
+        alive=lambda: getattr(manager, "_server_instances", {}),
+    )
+    guarded_sse = streams.guard(sse_app, sse=True)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -86,18 +100,30 @@ def create_app(config: BridgeConfig, registry: Registry, verifier: Verifier) -> 
                 if subscribe is not None:
                     subscribe(server.tools_changed)
             await stack.enter_async_context(server.session_manager.run())
+            watching = await stack.enter_async_context(anyio.create_task_group())
+            watching.start_soon(streams.watch)
+            stack.callback(watching.cancel_scope.cancel)
             yield
 
     app = Starlette(
-        routes=[
+        routes=[  # matched in order: the per-call SSE route first
+            Route("/messages/", endpoint=guarded_sse, methods=["POST"]),
+            Route("/sse", endpoint=guarded_sse, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
-            Route("/sse", endpoint=sse_app, methods=["GET"]),
-            Route("/messages/", endpoint=sse_app, methods=["POST"]),
-            Mount("/", app=http_app),
+            Mount("/", app=readable_errors(ResponseMode(streams.guard(http_app, sse=False)))),
         ],
         lifespan=lifespan,
     )
     app.state.server = server
+    app.state.streams = streams
     return app
+
+
+async def _terminate(manager: Any, session: str) -> None:
+    """End a Streamable HTTP session of the SDK's session manager (no public API for it:
+    the manager's table of transports is read defensively)."""
+    transport = getattr(manager, "_server_instances", {}).get(session)
+    if transport is not None:
+        await transport.terminate()

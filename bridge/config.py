@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -34,7 +35,8 @@ from pydantic import (
 from bridge.errors import ConfigError
 from bridge.tools.durations import Duration, PositiveDuration
 from bridge.tools.kinds import ToolTables, source_kinds, tables_model
-from mcpb.urls import DEFAULT_PORTS, origin
+from bridge.tunnel_config import ConfigPath, TunnelConfig
+from mcpb.urls import DEFAULT_PORTS, is_loopback, origin, same_server
 
 ENVIRONMENT = {
     "MCP_BRIDGE_HOST": "server.host",
@@ -69,6 +71,8 @@ class ServerConfig(_Model):
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     limits: Limits = Limits()
+    tls_cert: ConfigPath | None = None
+    tls_key: ConfigPath | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -81,8 +85,22 @@ class ServerConfig(_Model):
             port = port if str(port).isdigit() else 8765
             if ":" in host and not host.startswith("["):
                 host = f"[{host}]"
-            return {**data, "public_url": f"http://{host}:{port}/mcp"}
+            scheme = "https" if data.get("tls_cert") else "http"
+            return {**data, "public_url": f"{scheme}://{host}:{port}/mcp"}
         return data
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> ServerConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both, or neither")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{path} does not exist (tls_cert / tls_key)")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     @field_validator("public_url")
     @classmethod
@@ -167,6 +185,7 @@ class BridgeConfig(_Model):
     auth: AuthConfig = AuthConfig()
     store: StoreConfig = StoreConfig()
     tools: ToolsConfig = ToolsConfig()
+    tunnel: TunnelConfig = TunnelConfig()
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -178,6 +197,49 @@ class BridgeConfig(_Model):
     def config_dir(self) -> Path:
         """The directory relative paths and Python tool modules are resolved against."""
         return self._source.parent if self._source is not None else Path.cwd()
+
+
+CERT_WARNING_DAYS = 14
+
+
+def reachability(
+    config: BridgeConfig, *, linked_urls: Sequence[str] = (), now: datetime | None = None
+) -> list[str]:
+    """Why Anthropic's cloud could not call the bridge at its public URL, one line each: plain
+    http to a non-loopback host, a loopback URL that an Anthropic vault credential is linked to
+    (``linked_urls``), a TLS certificate of the bridge that expires within 14 days."""
+    server = config.server
+    scheme, host, _ = origin(server.public_url)
+    found = []
+    if scheme == "http" and not is_loopback(host):
+        found.append(
+            f"public_url {server.public_url} is plain http to {host}: no tunnel or proxy of "
+            "Anthropic's serves that; use mcp-bridge tunnel up, or an https reverse proxy"
+        )
+    if is_loopback(host) and any(same_server(url, server.public_url) for url in linked_urls):
+        found.append(
+            f"public_url {server.public_url} is this machine only, yet an Anthropic vault "
+            "credential is linked to it: Anthropic's cloud cannot reach it; run mcp-bridge "
+            "tunnel up (it links the credential to the tunnel URL)"
+        )
+    if server.tls_cert is not None:
+        found.extend(_expiring(server.tls_cert, now or datetime.now(UTC)))
+    return found
+
+
+def _expiring(path: Path, now: datetime) -> list[str]:
+    from cryptography import x509
+
+    try:
+        certificate = x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        return [f"server.tls_cert {path} cannot be read as a PEM certificate: {exc}"]
+    left = certificate.not_valid_after_utc - now
+    if left < timedelta(days=CERT_WARNING_DAYS):
+        when = certificate.not_valid_after_utc.strftime("%Y-%m-%d %H:%MZ")
+        state = "expired" if left.total_seconds() <= 0 else f"expires in {left.days} days"
+        return [f"server.tls_cert {path} {state} ({when}); renew it"]
+    return []
 
 
 def load_config(

@@ -61,3 +61,9 @@ class MissingCredentialError(AgentError):
         self.server = server
         self.url = url
         self.vault_ids = vault_ids
+
+
+class TunnelError(BridgeError, ApiFailure):
+    """An MCP tunnel could not be set up, checked, rotated or archived (an API refusal, a bad
+    deployment folder, a certificate that does not verify); ``status_code`` and ``request_id``
+    are set when the Tunnels API answered."""

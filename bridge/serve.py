@@ -1,8 +1,10 @@
-"""Run the bridge under uvicorn: bind, announce, serve, drain on SIGTERM."""
+"""Run the bridge under uvicorn: bind, announce, serve (TLS with ``server.tls_cert`` /
+``server.tls_key``, uvicorn's own SSL), drain on SIGTERM."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import shlex
 import socket
@@ -99,7 +101,8 @@ def _announce(
     minted: str | None,
     announce: Callable[[str], None],
 ) -> None:
-    base = f"http://{config.server.host}:{port}"
+    scheme = "https" if config.server.tls else "http"
+    base = f"{scheme}://{config.server.host}:{port}"
     known = len(registry.tools())  # proxied MCP servers add theirs once started
     sources = len(registry.sources)
     announce(
@@ -128,14 +131,29 @@ def _announce(
 
 
 def _serve(app: Starlette, sock: socket.socket, config: BridgeConfig, log_level: str) -> None:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            log_level=log_level.lower(),
-            # never None: that would wait for long-lived SSE streams forever
-            timeout_graceful_shutdown=max(1, math.ceil(config.server.limits.shutdown_grace)),
-            lifespan="on",
-            access_log=False,  # one line per tool call comes from bridge.calls instead
-        )
-    )
+    # Every call writes a log line; these record fields (caller's source line, thread, process
+    # names) appear in no format the bridge uses, and looking them up is a fifth of the cost
+    # of a record (the logging HOWTO's "Optimization" section).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    if sys.version_info >= (3, 12):
+        logging.logAsyncioTasks = False
+    server = uvicorn.Server(uvicorn_config(app, config, log_level))
     server.run(sockets=[sock])
+
+
+def uvicorn_config(app: Starlette, config: BridgeConfig, log_level: str = "info") -> uvicorn.Config:
+    """The uvicorn settings the bridge serves with (TLS when the config has a certificate)."""
+    tls = config.server
+    return uvicorn.Config(
+        app,
+        log_level=log_level.lower(),
+        # never None: that would wait for long-lived SSE streams forever
+        timeout_graceful_shutdown=max(1, math.ceil(config.server.limits.shutdown_grace)),
+        lifespan="on",
+        access_log=False,  # one line per tool call comes from bridge.calls instead
+        ssl_certfile=str(tls.tls_cert) if tls.tls_cert else None,
+        ssl_keyfile=str(tls.tls_key) if tls.tls_key else None,
+    )

@@ -4,6 +4,9 @@ What every tool gets here, whatever its source: per-token scopes (filtered ``too
 refused ``tools/call``), a timeout, an output cap with an explicit notice, cancellation
 propagated to the source, and one log line per call (caller, key id, tool, duration, outcome;
 never arguments, never tokens).
+
+OpenTelemetry: the SDK's per-message spans are kept when a tracer provider is installed
+before the app is built, and left out otherwise (they would record nothing, at a cost per call).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 import anyio
 from mcp.server.auth.provider import TokenVerifier
@@ -24,6 +28,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.subscriptions import ToolsListChanged
 from mcp.types import CallToolResult, TextContent, Tool
+from opentelemetry import trace
 
 from bridge.auth import current_caller
 from bridge.metrics import Metrics
@@ -63,19 +68,28 @@ class BridgeServer(MCPServer[Any]):
             subscriptions=self.bus,
             middleware=[self._remember_session],
         )
+        if not _tracing_configured():
+            # The SDK wraps every message in an OpenTelemetry span (tens of microseconds per
+            # call), a no-op until a tracer provider is set up, and says to drop its middleware
+            # to opt out. Matched by name: if the SDK renames it, it simply stays.
+            self.middleware[:] = [
+                m for m in self.middleware if type(m).__name__ != "OpenTelemetryMiddleware"
+            ]
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
         self.registry = registry
         self.limits = limits
         self.metrics = metrics or Metrics()
 
     async def _remember_session(self, ctx: Any, call_next: Any) -> Any:
-        """Keep (weakly) each client connection, to tell it when tools change."""
+        """Keep (weakly) each client connection that lists the tools, to tell it when they
+        change (a client that never listed them holds no list to refresh)."""
         # ctx.session is a per-request wrapper; the connection behind it lives as long as the
         # client does. The SDK offers no public handle on it from middleware, so it is read
         # defensively: without it only modern clients (through the bus) hear of changes.
-        connection = getattr(getattr(ctx, "session", None), "_connection", None)
-        if connection is not None and hasattr(connection, "send_tool_list_changed"):
-            self._sessions.add(connection)
+        if ctx.method == "tools/list":
+            connection = getattr(getattr(ctx, "session", None), "_connection", None)
+            if connection is not None and hasattr(connection, "send_tool_list_changed"):
+                self._sessions.add(connection)
         return await call_next(ctx)
 
     async def tools_changed(self) -> None:
@@ -109,22 +123,21 @@ class BridgeServer(MCPServer[Any]):
             _log_call(caller, name, 0.0, "denied" if spec is not None else "unknown")
             raise ToolError(f"Unknown tool: {name}")
         timeout = spec.timeout or self.limits.tool_timeout
+        request = _request_context(context)
+        call_context = CallContext(
+            timeout=timeout,
+            max_output=self.limits.max_output_bytes,
+            progress=_progress_fn(context, request),
+            caller=caller.name if caller else None,
+            session=_session_of(request),
+        )
         started = time.perf_counter()
         outcome = "error"
         try:
             # move_on_after, not fail_after: a TimeoutError the tool raises itself is its own
             # failure, not the bridge's limit.
             with anyio.move_on_after(timeout) as deadline:
-                result = await spec.call(
-                    arguments,
-                    CallContext(
-                        timeout=timeout,
-                        max_output=self.limits.max_output_bytes,
-                        progress=_progress_fn(context),
-                        caller=caller.name if caller else None,
-                        session=_session_of(context),
-                    ),
-                )
+                result = await spec.call(arguments, call_context)
             if deadline.cancelled_caught:
                 outcome = "timeout"
                 return _error_result(f"Tool {name} timed out after {timeout:g} s and was stopped")
@@ -147,6 +160,12 @@ class BridgeServer(MCPServer[Any]):
             self.metrics.observe_call(name, outcome, elapsed)
 
 
+def _tracing_configured() -> bool:
+    """True when a real OpenTelemetry tracer provider is installed (spans would be recorded)."""
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+
+
 def _package_version() -> str:
     try:
         return importlib.metadata.version("mcp-bridge")
@@ -165,8 +184,21 @@ def _as_mcp_tool(spec: ToolSpec) -> Tool:
     )
 
 
-def _progress_fn(context: Context[Any, Any] | None) -> Any:
+def _request_context(context: Context[Any, Any] | None) -> Any:
+    """The SDK's request context behind a call (read once: a pydantic private attribute)."""
     if context is None:
+        return None
+    try:
+        return context.request_context
+    except ValueError:  # no request behind this call (in-process)
+        return None
+
+
+def _progress_fn(context: Context[Any, Any] | None, request: Any) -> Any:
+    """A progress reporter when the caller asked for progress (sent a progress token), else
+    ``None``: reporting would be a no-op, and a source can skip asking its backend for it."""
+    meta = getattr(request, "meta", None)
+    if context is None or not meta or meta.get("progress_token") is None:
         return None
 
     async def progress(value: float, total: float | None, message: str | None) -> None:
@@ -175,21 +207,21 @@ def _progress_fn(context: Context[Any, Any] | None) -> Any:
     return progress
 
 
-def _session_of(context: Context[Any, Any] | None) -> str | None:
+def _session_of(request: Any) -> str | None:
     """The client session a call came in on: ``session_id`` on SSE, ``mcp-session-id`` on
     handshake-era Streamable HTTP; ``None`` for a stateless (modern-era) request."""
-    if context is None:
+    # Read from the ASGI scope: the starlette Headers/QueryParams views would be built anew
+    # on every call just for this.
+    scope = getattr(getattr(request, "request", None), "scope", None)
+    if scope is None:
         return None
-    try:
-        request = context.request_context.request
-    except ValueError:  # no request behind this call (in-process)
-        return None
-    headers = getattr(request, "headers", None)
-    if headers is not None and (session := headers.get("mcp-session-id")):
-        return str(session)
-    query = getattr(request, "query_params", None)
-    if query is not None and (session := query.get("session_id")):
-        return str(session)
+    for name, value in scope.get("headers", ()):
+        if name == b"mcp-session-id":
+            return bytes(value).decode("latin-1")
+    for pair in bytes(scope.get("query_string", b"")).split(b"&"):
+        key, _, value = pair.partition(b"=")
+        if key == b"session_id" and value:
+            return unquote_plus(value.decode("latin-1"))
     return None
 
 
@@ -201,11 +233,11 @@ def _cap_output(result: CallToolResult, limit: int) -> CallToolResult:
     """Keep at most ``limit`` bytes of content (text cut, other blocks kept whole or left out)."""
     sizes = [_size(block) for block in result.content]
     total = sum(sizes)
-    structured = (
-        len(json.dumps(result.structured_content, default=str).encode())
-        if result.structured_content is not None
-        else 0
-    )
+    structured = 0
+    if result.structured_content is not None and not _surely_within(
+        result.structured_content, limit
+    ):
+        structured = len(json.dumps(result.structured_content, default=str).encode())
     if total <= limit and structured <= limit:
         return result
     budget = limit
@@ -237,6 +269,48 @@ def _cap_output(result: CallToolResult, limit: int) -> CallToolResult:
     )
 
 
+def _surely_within(value: Any, limit: int) -> bool:
+    """True when ``json.dumps(value)`` is certainly at most ``limit`` bytes, judged from an
+    upper bound over a small value; False means "not known" (then it is serialised to count).
+
+    Saves serialising every result a second time (the SDK serialises it for the wire) when it
+    is small, as nearly all are.
+    """
+    budget = limit
+    stack = [value]
+    visited = 0
+    while stack:
+        item = stack.pop()
+        visited += 1
+        if visited > _SMALL_VALUE_NODES:
+            return False
+        if isinstance(item, str):
+            budget -= 12 * len(item) + 2  # at worst a \uXXXX surrogate pair per character
+        elif item is None or isinstance(item, bool):
+            budget -= 5
+        elif isinstance(item, int) and -(10**18) < item < 10**18:
+            budget -= 20
+        elif isinstance(item, float):
+            budget -= 24
+        elif isinstance(item, dict):
+            budget -= 2 + 4 * len(item)  # braces, and per entry ": " and ", "
+            for key, entry in item.items():
+                if not isinstance(key, str):
+                    return False
+                stack += (key, entry)
+        elif isinstance(item, list | tuple):
+            budget -= 2 + 2 * len(item)
+            stack += item
+        else:
+            return False  # serialised through default=str: unknown size
+        if budget < 0:
+            return False
+    return True
+
+
+_SMALL_VALUE_NODES = 64
+
+
 def _size(block: Any) -> int:
     if isinstance(block, TextContent):
         return len(block.text.encode())
@@ -244,11 +318,7 @@ def _size(block: Any) -> int:
 
 
 def _log_call(caller: Any, tool: str, seconds: float, outcome: str) -> None:
-    log.info(
-        "tool call caller=%s kid=%s tool=%s duration_ms=%.1f outcome=%s",
-        caller.name if caller else "-",
-        caller.kid if caller else "-",
-        tool,
-        seconds * 1000,
-        outcome,
-    )
+    if log.isEnabledFor(logging.INFO):
+        # Formatted here, once: logging's %-formatting per record costs more than an f-string.
+        who = f"caller={caller.name} kid={caller.kid}" if caller else "caller=- kid=-"
+        log.info(f"tool call {who} tool={tool} duration_ms={seconds * 1000:.1f} outcome={outcome}")

@@ -1,11 +1,20 @@
 """``mcp-vault doctor``: health checks of a store (permissions, index, keyring, values, rotations,
-links) and of its remote links (does each Anthropic credential exist, for the right URL?)."""
+links) and of its remote links (does each Anthropic credential exist, for the right URL, one that
+Anthropic's cloud can reach?).
+
+Components add their own checks through the entry-point group ``mcp_vault.checks``: a callable
+``(store) -> list of objects with name, ok, detail``. The bridge's tunnel registers the expiry of
+its certificates there (``bridge.tunnel.status:vault_checks``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from mcpb.urls import is_loopback
 from vaults import remote
 from vaults.errors import VaultError
 from vaults.index import SCHEMA_VERSION, CredentialInfo, Record
@@ -24,7 +33,60 @@ class Check(Record):
 
 def checks(store: Store, *, public_url: str | None = None) -> list[Check]:
     """Every check of ``store``; the remote links are checked against ``public_url`` if given."""
-    return [*store_checks(store), *remote_checks(store, public_url)]
+    return [
+        *store_checks(store),
+        *reach_checks(store, public_url),
+        *remote_checks(store, public_url),
+        *plugin_checks(store),
+    ]
+
+
+CHECKS_GROUP = "mcp_vault.checks"
+
+
+def reach_checks(store: Store, public_url: str | None) -> list[Check]:
+    """A public URL, or a linked credential's URL, that Anthropic's cloud cannot call: plain
+    http to a host that is not this machine, or this machine only (linked to a vault)."""
+    found = []
+    if public_url is not None:
+        parts = urlsplit(public_url)
+        host = parts.hostname or ""
+        if parts.scheme == "http" and not is_loopback(host):
+            found.append(
+                Check(
+                    "public URL",
+                    False,
+                    f"{public_url} is plain http to {host}: no "
+                    "tunnel or proxy of Anthropic's serves that; use mcp-bridge tunnel "
+                    "up or an https reverse proxy",
+                )
+            )
+    for link in store.links():
+        host = urlsplit(link.url).hostname or ""
+        if link.kind == remote.KIND and is_loopback(host):
+            found.append(
+                Check(
+                    f"remote link {link.credential}",
+                    False,
+                    f"{link.url} is this "
+                    "machine only: Anthropic's cloud cannot reach it; run mcp-bridge "
+                    "tunnel up (it links the credential to the tunnel URL)",
+                )
+            )
+    return found
+
+
+def plugin_checks(store: Store, *, group: str = CHECKS_GROUP) -> list[Check]:
+    """The checks installed components add (entry points ``mcp_vault.checks``)."""
+    found = []
+    for entry in sorted(entry_points(group=group), key=lambda item: item.name):
+        try:
+            results = entry.load()(store)
+        except Exception as exc:  # a broken plugin is a finding, not a crash of the doctor
+            found.append(Check(f"plugin {entry.name}", False, f"{type(exc).__name__}: {exc}"))
+            continue
+        found += [Check(str(r.name), bool(r.ok), str(r.detail)) for r in results]
+    return found
 
 
 def store_checks(store: Store) -> list[Check]:

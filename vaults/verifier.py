@@ -16,6 +16,10 @@ versions and reloads it when the index changed, so a lookup never touches the da
   database for its revision (one primary-key read), at most every ``miss_interval`` (50 ms by
   default): a token minted on another replica a moment ago is accepted at once, and a flood of
   garbage key ids costs the database at most 20 reads a second.
+
+``verify`` runs on every HTTP request the bridge serves, so what can be done once per token
+version is done at reload: each entry carries its ``Principal``, and ``verify`` hands out that one
+object (callers may key per-token work on it).
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ class TokenIndex:
         self.accepted = None if accepted is None else frozenset(accepted)
         self.check_interval = check_interval
         self._lock = threading.Lock()
-        self._entries: dict[str, LiveToken] = {}
+        self._entries: dict[str, tuple[LiveToken, Principal]] = {}
         self._checked_at = 0.0
         self._changes: Changes
         if isinstance(index, str) and index.startswith(DATABASE_SCHEMES):
@@ -123,19 +127,21 @@ class TokenIndex:
         with self._lock:
             if now - self._checked_at >= self.check_interval:
                 self._refresh(now)
-            entry = self._entries.get(parsed.kid)
-            if entry is None and now - self._missed_at >= self.miss_interval:
+            found = self._entries.get(parsed.kid)
+            if found is None and now - self._missed_at >= self.miss_interval:
                 self._missed_at = now
                 self._refresh(now, strict=True)
-                entry = self._entries.get(parsed.kid)
-        if entry is None:
+                found = self._entries.get(parsed.kid)
+        if found is None:
             return None
+        entry, principal = found
         if not hmac.compare_digest(tokens.hash_secret(parsed.secret), entry.hash):
             return None
-        expired = entry.not_after is None or entry.not_after <= time.time()
-        if entry.state == "previous" and expired:
+        if entry.state == "previous" and (
+            entry.not_after is None or entry.not_after <= time.time()
+        ):
             return None
-        return Principal(entry.name, entry.kid, entry.version, entry.scopes)
+        return principal
 
     def refresh(self) -> None:
         """Reload now if the index changed (verify does this by itself, rate-limited)."""
@@ -160,5 +166,8 @@ class TokenIndex:
 
     def _reload(self) -> None:
         live = self._changes.snapshot(lambda conn: load_live_tokens(conn, self.accepted))
-        self._entries = {entry.kid: entry for entry in live}
+        self._entries = {
+            entry.kid: (entry, Principal(entry.name, entry.kid, entry.version, entry.scopes))
+            for entry in live
+        }
         self._checked_at = time.monotonic()

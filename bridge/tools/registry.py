@@ -63,7 +63,8 @@ class ToolSpec:
 class ToolSource(Protocol):
     """A configured source of tools. ``start``/``stop`` run in the app lifespan.
 
-    Optional hooks: ``on_tools_changed(listener)`` (the app tells clients when tools change) and
+    Optional hooks: ``on_tools_changed(listener)`` (the registry rebuilds its name table and the
+    app tells clients when tools change; call the listeners after every change) and
     ``joined(registry)`` (called on ``Registry.add_source``; a source whose tools appear at run
     time uses it to leave out names other sources already serve).
     """
@@ -100,10 +101,20 @@ class StaticSource:
 
 
 class Registry:
-    """The tools of every source, by unique name."""
+    """The tools of every source, by unique name.
+
+    ``get`` runs on every call (twice on the modern Streamable HTTP leg), so the registry keeps
+    a name -> spec table instead of asking each source per call. The table is rebuilt when a
+    source joins and whenever a source tells its ``on_tools_changed`` listeners (the registry
+    is the first of them); a source whose tools change later must tell them, as the MCP and
+    OpenAPI sources do.
+    """
 
     def __init__(self, sources: Iterable[ToolSource] = ()) -> None:
         self._sources: list[ToolSource] = []
+        self._specs: list[ToolSpec] | None = None
+        self._by_name: dict[str, ToolSpec] = {}
+        self._collision: ConfigError | None = None
         for source in sources:
             self.add_source(source)
 
@@ -117,32 +128,51 @@ class Registry:
                 f"two tool sources are named {source.name!r}; rename one", key="tools"
             )
         self._sources.append(source)
+        self._specs = None
         self.tools()  # raises on a name collision
+        subscribe = getattr(source, "on_tools_changed", None)
+        if subscribe is not None:
+            subscribe(self._tools_changed)
         joined = getattr(source, "joined", None)
         if joined is not None:  # a source whose tools may appear later, to yield to the others
             joined(self)
+            self._specs = None
+
+    async def _tools_changed(self) -> None:
+        self._specs = None
 
     def tools(self) -> list[ToolSpec]:
+        specs = self._table()
+        if self._collision is not None:
+            raise self._collision
+        return list(specs)
+
+    def get(self, name: str) -> ToolSpec | None:
+        if self._specs is None:
+            self._table()
+        return self._by_name.get(name)  # on a name collision, the first source's
+
+    def _table(self) -> list[ToolSpec]:
+        if self._specs is not None:
+            return self._specs
         seen: dict[str, str] = {}
+        by_name: dict[str, ToolSpec] = {}
         out: list[ToolSpec] = []
+        collision = None
         for source in self._sources:
             for spec in source.tools():
                 if spec.name in seen:
-                    raise ConfigError(
+                    collision = collision or ConfigError(
                         f"tool name {spec.name!r} is defined by both {seen[spec.name]!r} and "
                         f"{source.name!r}; rename one (or use prefix/rename)",
                         key="tools",
                     )
+                    continue
                 seen[spec.name] = source.name
+                by_name[spec.name] = spec
                 out.append(spec)
+        self._by_name, self._collision, self._specs = by_name, collision, out
         return out
-
-    def get(self, name: str) -> ToolSpec | None:
-        for source in self._sources:
-            for spec in source.tools():
-                if spec.name == name:
-                    return spec
-        return None
 
     def health(self) -> Mapping[str, bool]:
         return {source.name: source.healthy() for source in self._sources}

@@ -344,23 +344,29 @@ def test_attach_refuses_while_a_source_is_down_and_changes_nothing(
 
 
 @pytest.mark.parametrize(
-    ("server", "environ", "expected"),
+    ("server", "environ", "expected", "reachable"),
     [
         pytest.param(
             'public_url = "https://tools.example.com/mcp"',
             {},
             "https://tools.example.com/mcp",
+            True,
             id="file",
         ),
         pytest.param(
             'public_url = "https://tools.example.com/mcp"',
             {"MCP_BRIDGE_PUBLIC_URL": "https://tunnel.example.net/mcp"},
             "https://tunnel.example.net/mcp",
+            True,
             id="environment-over-file",
         ),
-        pytest.param('host = "::1"\nport = 9100', {}, "http://[::1]:9100/mcp", id="derived"),
+        pytest.param('host = "::1"\nport = 9100', {}, "http://[::1]:9100/mcp", False, id="derived"),
         pytest.param(
-            "port = 9100", {"MCP_BRIDGE_PORT": "9200"}, "http://127.0.0.1:9200/mcp", id="env-port"
+            "port = 9100",
+            {"MCP_BRIDGE_PORT": "9200"},
+            "http://127.0.0.1:9200/mcp",
+            False,
+            id="env-port",
         ),
     ],
 )
@@ -372,6 +378,7 @@ def test_mcp_vault_takes_the_public_url_the_bridge_would_use(
     server: str,
     environ: dict[str, str],
     expected: str,
+    reachable: bool,
 ) -> None:
     from vaults.cli import main as vault_main
 
@@ -387,8 +394,11 @@ def test_mcp_vault_takes_the_public_url_the_bridge_would_use(
 
     assert vault_main(link) == 0
     assert json.loads(capsys.readouterr().out)["url"] == expected
-    assert vault_main(["doctor", "--config", str(config)]) == 0
-    capsys.readouterr()
+    # A loopback URL linked to a vault is one Anthropic's cloud cannot call: doctor says so.
+    code = vault_main(["doctor", "--config", str(config)])
+    out = capsys.readouterr().out
+    assert code == (0 if reachable else 1), out
+    assert ("is this machine only" in out) == (not reachable)
     # The bridge moved behind another URL: doctor sees it the way the bridge does.
     monkeypatch.setenv("MCP_BRIDGE_PUBLIC_URL", "https://moved.example.org/mcp")
     assert vault_main(["doctor", "--config", str(config)]) == 1

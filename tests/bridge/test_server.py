@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mcp.types import CallToolResult, ImageContent, TextContent
+from opentelemetry import trace
 
-from bridge.server import BridgeServer, Limits
+from bridge.server import BridgeServer, Limits, _surely_within
 from bridge.tools.registry import CallContext, Registry, StaticSource, ToolCall, ToolSpec
 
 pytestmark = pytest.mark.anyio
@@ -120,3 +124,35 @@ async def test_oversized_structured_output_becomes_an_error_with_the_cut_text() 
     result = await server.call_tool("probe", {})
     assert result.is_error and result.structured_content is None
     assert _texts(result)[0] == "short" and "truncated" in _texts(result)[1]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=24,
+)
+
+
+@given(value=_JSON, limit=st.integers(min_value=0, max_value=400))
+def test_the_cheap_size_check_never_lets_oversized_structured_output_through(
+    value: Any, limit: int
+) -> None:
+    if _surely_within(value, limit):
+        assert len(json.dumps(value, default=str).encode()) <= limit
+
+
+def _traced(server: BridgeServer) -> bool:
+    return any(type(m).__name__ == "OpenTelemetryMiddleware" for m in server.middleware)
+
+
+def test_spans_are_made_only_when_a_tracer_provider_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    untraced = _server(_sleep_forever)
+
+    class Provider(trace.TracerProvider):
+        def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+            return trace.NoOpTracer()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", Provider)
+    assert not _traced(untraced) and _traced(_server(_sleep_forever))

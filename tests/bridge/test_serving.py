@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -393,3 +394,44 @@ async def test_each_call_logs_one_line_with_caller_and_outcome_but_no_arguments_
     assert "tool=explode" in lines[1] and "outcome=error" in lines[1]
     everything = "\n".join(r.getMessage() for r in caplog.records)
     assert "never-logged" not in everything and bridge.token not in everything
+
+
+def _call(text: str, progress: bool = False, **meta: object) -> dict[str, object]:
+    params: dict[str, object] = {"name": "echo", "arguments": {"text": text}}
+    if progress:
+        meta["progressToken"] = "p1"
+    if meta:
+        params["_meta"] = meta
+    return {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params}
+
+
+async def test_handshake_era_calls_get_json_unless_they_ask_for_progress(
+    start_bridge: StartBridge,
+) -> None:
+    bridge = start_bridge()
+    headers = {
+        "Authorization": f"Bearer {bridge.token}",
+        "Accept": "application/json, text/event-stream",
+    }
+    async with httpx.AsyncClient(base_url=bridge.url, headers=headers) as http:
+        opened = await http.post("/mcp", json=INITIALIZE)
+        headers = {
+            "Mcp-Session-Id": opened.headers["mcp-session-id"],
+            "MCP-Protocol-Version": "2025-11-25",
+        }
+        note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert (await http.post("/mcp", json=note, headers=headers)).status_code == 202
+        plain = await http.post("/mcp", json=_call("plain"), headers=headers)
+        streamed = await http.post("/mcp", json=_call("streamed", progress=True), headers=headers)
+        escaped = await http.post(
+            "/mcp",
+            content=json.dumps(_call("caf\u00e9")).encode(),
+            headers={**headers, "Content-Type": "application/json"},
+        )
+    assert opened.headers["content-type"].startswith("text/event-stream")
+    assert plain.headers["content-type"] == "application/json"
+    assert plain.json()["result"]["structuredContent"] == {"result": "plain"}
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert '"structuredContent":{"result":"streamed"}' in streamed.text
+    # A JSON escape could hide a progress token: such a request keeps the stream.
+    assert escaped.headers["content-type"].startswith("text/event-stream")

@@ -5,7 +5,7 @@ journal, remote links and the audit trail. It never holds a secret value. ``Inde
 migrates) the database, SQLite in the store directory (``sqlite``) or PostgreSQL at a URL
 (``postgres``), both behind ``database.Database``, and gives one object per table:
 ``index.credentials.get(name)``, ``index.versions.insert(...)``, ``index.rotations``,
-``index.links``, ``index.meta``.
+``index.links``, ``index.pushes``, ``index.meta``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from vaults.index.credentials import Credentials
 from vaults.index.database import Changes, Connection, Cursor, Database, Hold
 from vaults.index.links import Links
 from vaults.index.meta import Meta
+from vaults.index.pushes import Pushes
 from vaults.index.records import (
     CredentialInfo,
     Link,
     LiveToken,
+    Push,
     Record,
     RotationInfo,
     VersionInfo,
@@ -52,6 +54,7 @@ __all__ = [
     "Index",
     "Link",
     "LiveToken",
+    "Push",
     "Record",
     "RotationInfo",
     "VersionInfo",
@@ -115,6 +118,7 @@ class Index:
         self.versions = Versions(self.db)
         self.rotations = Rotations(self.db)
         self.links = Links(self.db)
+        self.pushes = Pushes(self.db, self.links)
         self.credentials = Credentials(self.db, self.versions, self.rotations, self.links)
 
     @property

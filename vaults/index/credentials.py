@@ -13,7 +13,10 @@ from vaults.index.records import CredentialInfo, moment
 from vaults.index.rotations import Rotations
 from vaults.index.versions import Versions
 
-_SELECT = "SELECT id, name, kind, scopes, rotate_every, created_at, updated_at FROM credentials"
+_SELECT = (
+    "SELECT id, name, kind, scopes, rotate_every, created_at, updated_at, generator "
+    "FROM credentials"
+)
 
 
 class Credentials:
@@ -44,7 +47,7 @@ class Credentials:
         return [self._info(row) for row in self._db.execute(f"{_SELECT} ORDER BY name")]
 
     def _info(self, row: tuple[Any, ...]) -> CredentialInfo:
-        cid, name, kind, scopes, rotate_every, created_at, updated_at = row
+        cid, name, kind, scopes, rotate_every, created_at, updated_at, generator = row
         return CredentialInfo(
             name=name,
             kind=kind,
@@ -55,6 +58,7 @@ class Credentials:
             versions=tuple(self._versions.of(cid)),
             rotation=self._rotations.get(cid),
             links=tuple(self._links.of(cid)),
+            generator=generator,
             id=cid,
         )
 
@@ -67,6 +71,15 @@ class Credentials:
             (name, kind, json.dumps(list(scopes)), rotate_every, now, now),
         ).fetchone()
         return int(row[0])
+
+    def set_generated(
+        self, credential_id: int, generator: str | None, rotate_every: float | None, now: float
+    ) -> None:
+        """Which generator makes the credential's new values, and how often it is due."""
+        self._db.execute(
+            "UPDATE credentials SET generator = ?, rotate_every = ?, updated_at = ? WHERE id = ?",
+            (generator, rotate_every, now, credential_id),
+        )
 
     def touch(self, credential_id: int, now: float) -> None:
         self._db.execute("UPDATE credentials SET updated_at = ? WHERE id = ?", (now, credential_id))

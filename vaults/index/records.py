@@ -123,6 +123,18 @@ class Link(Record):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Push(Record):
+    """One version pushed to one link, with what the push made remotely (``ref``), and when the
+    link's retire hook undid it (``retired_at``: None while the version lives or until then)."""
+
+    link: Link
+    version: int
+    ref: str | None
+    pushed_at: datetime
+    retired_at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class CredentialInfo(Record):
     """What the index knows about a credential: never its value."""
 
@@ -135,6 +147,7 @@ class CredentialInfo(Record):
     versions: tuple[VersionInfo, ...] = ()
     rotation: RotationInfo | None = None
     links: tuple[Link, ...] = ()
+    generator: str | None = None  # a secret whose new value a registered generator makes
     id: int = dataclasses.field(default=0, repr=False, compare=False, metadata=_HIDDEN)
 
     @property

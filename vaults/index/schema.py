@@ -75,7 +75,22 @@ CREATE TABLE audit (
 CREATE INDEX audit_at ON audit (at)
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# v2: a secret's new value may come from a registered generator (``credentials.generator``), and
+# each push of a version to a link is recorded with what it made remotely (``pushes``), so that
+# a link kind can undo it when the version retires (e.g. archive a tunnel's old CA certificate).
+_V2 = """
+ALTER TABLE credentials ADD COLUMN generator TEXT;
+CREATE TABLE pushes (
+    link_id INTEGER NOT NULL REFERENCES links(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    remote_ref TEXT,
+    pushed_at REAL NOT NULL,
+    retired_at REAL,
+    PRIMARY KEY (link_id, version)
+)
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

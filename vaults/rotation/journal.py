@@ -25,8 +25,9 @@ _active_lock = threading.Lock()
 def crash_checkpoint(step: str) -> None:
     """Test hook: SIGKILL this process right after ``step`` when MCP_VAULT_CRASH_AFTER names it.
 
-    The points are "start" (the journal row is committed, nothing else done), then each step:
-    "create", "push", "test", "finish".
+    The points are "start" (the journal row is committed, nothing else done), "generate" (a
+    generator made the new value, not stored yet), then each step: "create", "push", "test",
+    "finish"; and "retire" (a retire hook ran, not recorded yet).
     """
     if os.environ.get(CRASH_ENV) == step:
         os.kill(os.getpid(), signal.SIGKILL)

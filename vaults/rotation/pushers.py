@@ -1,48 +1,51 @@
-"""Who pushes a new value to a remote link: a registry of pushers, one per link kind."""
+"""Who pushes a new value to a remote link: a registry of pushers, one per link kind.
+
+A pusher's ``push`` may return a reference to what it made remotely (a certificate id, a token
+id); rotation records it per version and link (the ``pushes`` table). A pusher that also has a
+``retire(link, version, ref)`` method is called once a version it pushed is retired or revoked,
+to undo that push remotely (archive an old CA certificate): see ``vaults.rotation.retirement``.
+"""
 
 from __future__ import annotations
 
-import importlib
-import threading
 from typing import Protocol
 
 from vaults.errors import PushError
 from vaults.index import Link
+from vaults.rotation.registry import Registry, plugin_failures
 
 
 class Pusher(Protocol):
     """Pushes a credential's new value to one remote link; raises PushError on failure."""
 
-    def push(self, link: Link, value: str) -> None: ...
+    def push(self, link: Link, value: str) -> str | None: ...
 
 
-_pushers: dict[str, Pusher | str] = {}
-_pushers_lock = threading.Lock()
+class Retirer(Protocol):
+    """A pusher that undoes its push of a version once the version retires (idempotently)."""
+
+    def retire(self, link: Link, version: int, ref: str | None) -> None: ...
+
+
+_pushers: Registry[Pusher] = Registry()
 
 
 def register_pusher(kind: str, pusher: Pusher | str) -> None:
     """Use ``pusher`` for links of ``kind``; a ``"module:attr"`` string is imported on first use."""
-    with _pushers_lock:
-        _pushers[kind] = pusher
+    _pushers.register(kind, pusher)
 
 
 def unregister_pusher(kind: str) -> None:
     """Forget the pusher for links of ``kind`` (no error if there is none)."""
-    with _pushers_lock:
-        _pushers.pop(kind, None)
+    _pushers.unregister(kind)
 
 
 def pusher_for(kind: str) -> Pusher:
     """The pusher registered for link ``kind``; PushError if there is none."""
-    with _pushers_lock:
-        found = _pushers.get(kind)
-        if isinstance(found, str):
-            module, _, attr = found.partition(":")
-            found = getattr(importlib.import_module(module), attr)
-            _pushers[kind] = found
+    found = _pushers.get(kind)
     if found is None:
         raise PushError(
             f"no pusher is registered for links of kind {kind!r}; install the component that "
-            "provides it, or remove the link"
+            f"provides it, or remove the link{plugin_failures()}"
         )
     return found

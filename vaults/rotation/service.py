@@ -1,4 +1,9 @@
-"""Rotating one credential, or every token that is due: what the CLI and the bridge call."""
+"""Rotating one credential, or every credential that is due: what the CLI and the bridge call.
+
+Due are the tokens, and the secrets that have a generator, whose current version is older than
+their ``rotate_every``. After a rotation, and on every ``rotate_due``, the retirement runs too:
+grace windows that ended retire their versions, and the links' retire hooks undo their pushes.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import time
 
 from vaults.errors import RotationError, VaultError
 from vaults.inputs import bounded_duration, validate_name
+from vaults.rotation import retirement
 from vaults.rotation.journal import crash_checkpoint
 from vaults.rotation.steps import MAX_GRACE, Checkpoint, Rotation, RotationResult, Tester
 from vaults.store import Store
@@ -38,6 +44,8 @@ def rotate(
         result = rotation.run(journal, value)
     finally:
         rotation.release()
+    failures = tuple(retirement.run_hooks(store, name, checkpoint=checkpoint))
+    result = dataclasses.replace(result, retire_failures=failures)
     if not resumed:
         return result
     if value is not None and journal.step != "create" and result.kind == "secret" and not resume:
@@ -49,12 +57,15 @@ def rotate(
 def rotate_due(
     store: Store, *, grace: float = DEFAULT_GRACE, now: float | None = None
 ) -> list[RotationResult]:
-    """Rotate every token whose current version is older than its ``rotate_every``."""
+    """Rotate every token (and generated secret) whose current version is older than its
+    ``rotate_every``; then retire what is due. RotationError lists what failed."""
     moment = time.time() if now is None else now
+    retirement.expire(store, now=moment)
     due = []
     for info in store.list():
         current = info.current
-        if info.kind != "token" or info.rotate_every is None:
+        generated = info.kind == "token" or info.generator is not None
+        if not generated or info.rotate_every is None:
             continue
         if current is None or current.created_at.timestamp() + info.rotate_every <= moment:
             due.append(info.name)
@@ -65,10 +76,18 @@ def rotate_due(
             results.append(rotate(store, name, grace=grace))
         except VaultError as exc:
             failures.append(f"{name}: {exc}")
+    retire_failures = retirement.run_hooks(store)
+    problems = []
     if failures:
-        raise RotationError(
+        problems.append(
             f"{len(failures)} of {len(due)} due rotations failed ("
             + "; ".join(failures)
             + "); the others are done"
         )
+    if retire_failures:
+        problems.append(
+            "retiring old versions failed (" + "; ".join(retire_failures) + "); retried next run"
+        )
+    if problems:
+        raise RotationError("; ".join(problems))
     return results

@@ -22,6 +22,7 @@ from vaults.errors import (
 )
 from vaults.index import Connection, CredentialInfo, Hold, RotationInfo, period
 from vaults.rotation import journal as owners
+from vaults.rotation.generators import generator_for
 from vaults.rotation.pushers import pusher_for
 from vaults.store import Store
 
@@ -44,6 +45,7 @@ class RotationResult:
     value: str = field(repr=False)
     resumed: bool = False
     ended: tuple[int, ...] = ()  # older versions whose grace window this rotation ended
+    retire_failures: tuple[str, ...] = ()  # retire hooks that failed (tried again later)
 
     @property
     def token(self) -> str | None:
@@ -104,9 +106,14 @@ class Rotation:
                         f"nothing to resume: {self.name} has no interrupted rotation; "
                         f"run mcp-vault rotate {self.name} to start one"
                     )
-                if needs_value and info.kind == "secret":
+                if needs_value and info.kind == "secret" and info.generator is None:
                     raise UsageError(
                         f"rotating the secret {self.name} needs its new value on stdin"
+                    )
+                if not needs_value and info.generator is not None:
+                    raise UsageError(
+                        f"the new value of {self.name} is made by its generator "
+                        f"({info.generator}); do not pass one"
                     )
                 current = info.current
                 to_version = self.index.versions.next_number(info.id)
@@ -207,6 +214,8 @@ class Rotation:
             parsed = tokens.parse(new_value)
             assert parsed is not None
             kid, digest = parsed.kid, tokens.hash_secret(parsed.secret)
+        elif info.generator is not None:
+            new_value = self._generate(info, version)
         elif value is None:
             raise UsageError(
                 f"the interrupted rotation of the secret {self.name} had not stored its new "
@@ -241,7 +250,8 @@ class Rotation:
                 continue
             where = f"{link.kind} {link.vault_id} ({link.url})"
             try:
-                pusher_for(link.kind).push(link, self.value)
+                pusher = pusher_for(link.kind)
+                ref = pusher.push(link, self.value)
             except Exception as exc:
                 reason = self._failed("rotate.push", version, exc, where)
                 raise PushError(
@@ -250,6 +260,8 @@ class Rotation:
                 ) from exc
             with self._step("push") as (_, conn):
                 self.index.links.update(link.id, time.time(), pushed_version=version)
+                if ref is not None or hasattr(pusher, "retire"):
+                    self.index.pushes.record(link.id, version, ref, time.time())
                 audit.record(
                     conn, "rotate.push", credential=self.name, version=version, detail=where
                 )
@@ -340,6 +352,21 @@ class Rotation:
                 continue
             forget.append(old.version)
         return forget, ended
+
+    def _generate(self, info: CredentialInfo, version: int) -> str:
+        assert info.generator is not None
+        try:
+            value = generator_for(info.generator).generate(info)
+        except Exception as exc:
+            reason = self._failed("rotate.generate", version, exc, info.generator)
+            raise RotationError(
+                f"making version {version} of {self.name} ({info.generator}) failed: {reason}; "
+                f"the current value stays; fix it and run mcp-vault rotate {self.name} --resume"
+            ) from exc
+        if not isinstance(value, str) or not value:
+            raise RotationError(f"the generator {info.generator} made an empty value")
+        self.checkpoint("generate")
+        return value
 
     def _failed(self, action: str, version: int, exc: Exception, where: str = "") -> str:
         # A foreign exception's text may echo what it was given (the new value): keep it out.

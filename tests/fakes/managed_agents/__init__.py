@@ -1,7 +1,8 @@
 """A strict, in-memory fake of the Anthropic Managed Agents API, as a starlette app.
 
 It covers what this project calls: agents (+ versions), sessions (+ events and their SSE stream),
-environments, vaults and vault credentials, with the paths, bodies, response shapes and rules of
+environments, vaults and vault credentials, MCP tunnels and their certificates, with the paths,
+bodies, response shapes and rules of
 ``shared/reference/managed-agents-api.md``. Request bodies are validated strictly (unknown fields
 are rejected at every level), secrets are kept apart from the records and never serialised, and
 every error uses the API's envelope plus a ``request-id`` header.
@@ -15,13 +16,13 @@ The fake supports the subset of each body the project uses: session ``resources`
 configs, per-tool ``web_fetch``/``web_search`` options and image/document blocks are rejected.
 
 The modules: one per resource (``agents``, ``environments``, ``vaults``, ``credentials``,
-``sessions``, ``session_events``), each a :class:`~.resource.Resource` with its bodies, rules and
-routes; what they share (``resource``, ``endpoints``, ``agent_config``, ``credential_auth``,
-``events``, ``bodies``, ``query``, ``pagination``, ``errors``, ``values``); the session
-machinery (``session_store``, ``streams``, ``player``); :class:`ManagedAgentsState` (``state``),
-which assembles them and holds the test hooks; and ``create_app`` (``app``), the transport
-rules. A new resource is a module with a ``Resource`` subclass (its own ``beta`` if it needs
-another one) and one line in ``ManagedAgentsState.__init__``.
+``sessions``, ``session_events``, ``tunnels`` + ``tunnel_certificates``), each a
+:class:`~.resource.Resource` with its bodies, rules and routes; what they share (``resource``,
+``endpoints``, ``agent_config``, ``credential_auth``, ``events``, ``bodies``, ``query``,
+``pagination``, ``errors``, ``values``); the session machinery (``session_store``, ``streams``,
+``player``); :class:`ManagedAgentsState` (``state``), which assembles them and holds the test hooks;
+and ``create_app`` (``app``), the transport rules. A new resource is a module with a ``Resource``
+subclass (its own ``beta`` if it needs another one) and one line in ``ManagedAgentsState.__init__``.
 """
 
 from tests.fakes.managed_agents.app import create_app

@@ -22,6 +22,7 @@ from tests.fakes.managed_agents.resource import Resource, Store
 from tests.fakes.managed_agents.session_events import SessionEvents
 from tests.fakes.managed_agents.session_store import SessionStore
 from tests.fakes.managed_agents.sessions import Sessions
+from tests.fakes.managed_agents.tunnels import Tunnels
 from tests.fakes.managed_agents.vaults import Vaults
 
 DEFAULT_API_KEY = "sk-ant-fake-0123456789"
@@ -75,6 +76,7 @@ class ManagedAgentsState:
             )
         )
         self.session_events = self._serve(SessionEvents(self.session_records, self.player))
+        self.tunnels = self._serve(Tunnels(self.store))
 
     def _serve(self, resource: _R) -> _R:
         self.resources.append(resource)

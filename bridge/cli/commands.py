@@ -1,71 +1,27 @@
-"""``mcp-bridge``: a thin command line over the bridge library.
-
-Expected errors become one stderr line and exit code 1 (2 for usage and config errors).
-"""
+"""The ``mcp-bridge`` commands on the bridge itself: serve, tools, check, attach."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
+
+from bridge.cli.group import PROG, cli, config_option, config_path, load, open_store, store_option
 
 if TYPE_CHECKING:
     from bridge.config import BridgeConfig
     from bridge.tools.registry import Registry
     from vaults.store import Store
 
-PROG = "mcp-bridge"
 DEMO_TOKEN = "demo"  # noqa: S105 - the name of a credential, not a value
-
-
-def _config_path(value: str | None) -> Path:
-    return Path(value or os.environ.get("MCP_BRIDGE_CONFIG") or "bridge.toml")
-
-
-def _open_store(store: str | None, cfg: BridgeConfig | None = None) -> Store:
-    from vaults.paths import resolve_database_url
-    from vaults.store import Store
-
-    configured = cfg.store.database_url if cfg is not None else None
-    return Store.open(Path(store) if store else None, database_url=resolve_database_url(configured))
-
-
-def _load(config: str | None, overrides: dict[str, Any] | None = None) -> BridgeConfig:
-    from bridge.config import load_config
-
-    return load_config(_config_path(config), overrides=overrides)
 
 
 def _registry(config: BridgeConfig, store: Store) -> Registry:
     from bridge.tools.loader import build_registry
 
     return build_registry(config, store.secret_resolver())
-
-
-store_option = click.option(
-    "--store",
-    "store",
-    metavar="DIR",
-    help="Vault store directory (default: $MCP_VAULT_DIR, else the per-user default).",
-)
-config_option = click.option(
-    "--config",
-    "config",
-    metavar="FILE",
-    help="Bridge config (default: $MCP_BRIDGE_CONFIG, else ./bridge.toml).",
-)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="mcp-bridge")
-def cli() -> None:
-    """Expose in-house tools to Anthropic managed agents over MCP, behind vault tokens."""
 
 
 @cli.command()
@@ -99,8 +55,8 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    vault = _open_store(store, _load(config))
-    path = _config_path(config)
+    vault = open_store(store, load(config))
+    path = config_path(config)
     run(
         path,
         vault,
@@ -120,8 +76,8 @@ def tools(config: str | None, store: str | None, as_json: bool) -> None:
     """List the resolved tools."""
     from bridge.tools.loader import started_tools
 
-    cfg = _load(config)
-    with _open_store(store, cfg) as vault:
+    cfg = load(config)
+    with open_store(store, cfg) as vault:
         specs = started_tools(_registry(cfg, vault))
     rows = [
         {
@@ -151,17 +107,22 @@ def tools(config: str | None, store: str | None, as_json: bool) -> None:
 @config_option
 @store_option
 def check(config: str | None, store: str | None) -> None:
-    """Validate the config, its tools and its vault references without serving."""
+    """Validate the config, its tools and its vault references without serving; warn about a
+    public URL that Anthropic's cloud cannot reach."""
+    from bridge.config import reachability
     from bridge.tools.loader import check_config, started_tools
 
-    cfg = _load(config)
-    with _open_store(store, cfg) as vault:
+    cfg = load(config)
+    with open_store(store, cfg) as vault:
         problems = check_config(cfg, vault.secret_resolver(), probe=True)
         if problems:
             for problem in problems:
                 click.echo(f"{PROG}: error: {problem}", err=True)
             raise click.exceptions.Exit(2)
         count = len(started_tools(_registry(cfg, vault)))
+        linked = [link.url for link in vault.links() if link.kind == "anthropic"]
+    for warning in reachability(cfg, linked_urls=linked):
+        click.echo(f"{PROG}: warning: {warning}", err=True)
     click.echo(f"ok: {cfg.source}: {count} tools, public URL {cfg.server.public_url}")
 
 
@@ -199,8 +160,8 @@ def attach(
     from bridge.tools.loader import started_tools
     from vaults.remote import AnthropicRemote, client_for
 
-    cfg = _load(config)
-    vault_store = _open_store(store, cfg)
+    cfg = load(config)
+    vault_store = open_store(store, cfg)
     # Before anything changes on the platform: a source that is down would leave its tools out
     # of the agent's permission configs, so they would silently get the default policy.
     tools = started_tools(_registry(cfg, vault_store), require_healthy=True)
@@ -227,14 +188,3 @@ def attach(
         click.echo(json.dumps(result))
     else:
         click.echo(f"agent {agent.id} (version {agent.version}), session {session.id}")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``mcp-bridge`` with ``argv`` (default: the process arguments); returns the exit code."""
-    from mcpb.cli import run
-
-    return run(cli, PROG, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
