@@ -90,7 +90,13 @@ def running_server(bindir: Path) -> Iterator[PostgresServer]:
     root = Path(tempfile.mkdtemp(prefix="mcp-pg-"))
     run_as: list[str] = []
     if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            raise RuntimeError(
+                "PostgreSQL refuses to run as root and there is no postgres system user to run "
+                "it as; install Debian's postgresql package (it creates one)"
+            ) from None
         os.chown(root, user.pw_uid, user.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
     datadir = root / "data"

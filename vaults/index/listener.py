@@ -143,6 +143,8 @@ class PostgresChanges:
                 self._follow(conn)
             except (psycopg.Error, StoreError) as exc:
                 self._listening.clear()
+                if self._stop.is_set():
+                    return  # closed meanwhile: the error is the session going away
                 delay = _BACKOFF[min(failures, len(_BACKOFF) - 1)]
                 failures += 1
                 log.warning(
