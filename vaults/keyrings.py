@@ -186,11 +186,10 @@ def open_database_backend(
             "replica has them; --backend applies to stores with a SQLite index only"
         )
     from vaults.datakey import key_source
-    from vaults.index.postgres import PostgresDatabase
     from vaults.pgbackend import PostgresKeyring
 
     db = index.db
-    assert isinstance(db, PostgresDatabase)
+    assert db.url is not None, "a SQLite store's values are chosen by open_secret_backend"
     source = key_source(store_dir, keyring=lambda: open_secret_backend(store_dir, timeout=timeout))
     backend = PostgresKeyring(db.url, source)
     description = f"values encrypted (AES-GCM) in {db.location}, data key from {source.description}"

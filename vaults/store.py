@@ -11,8 +11,7 @@ import builtins
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +22,6 @@ from vaults.errors import (
     AlreadyExistsError,
     KeyringError,
     NotFoundError,
-    RotationInProgressError,
     StoreError,
     UsageError,
 )
@@ -120,8 +118,7 @@ class Store:
     @property
     def database_url(self) -> str | None:
         """The PostgreSQL URL of the index (None for SQLite); it may hold a password."""
-        db = self.index.db
-        return getattr(db, "url", None)
+        return self.index.db.url
 
     @property
     def location(self) -> str:
@@ -357,21 +354,6 @@ class Store:
 
     def _hold_key(self, name: str) -> str:
         return f"{self.store_id}:{name}"
-
-    @contextmanager
-    def owning(self, name: str) -> Iterator[Hold]:
-        """``hold(name)`` for the block; RotationInProgressError if another process has it."""
-        hold = self.hold(name)
-        if hold is None:
-            raise RotationInProgressError(
-                f"a rotation or push of {name} is already in progress in another process (on "
-                "this or another host); wait for it and retry",
-                name=name,
-            )
-        try:
-            yield hold
-        finally:
-            hold.release()
 
     # --- changing -----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from vaults import (
 )
 from vaults.index import schema
 from vaults.index.postgres import describe
+from vaults.rotation import owning
 
 
 def _until(predicate: Callable[[], bool], timeout: float) -> float:
@@ -246,10 +247,10 @@ def test_the_owner_of_a_rotation_holds_it_until_its_session_ends(postgres_url: s
 def test_a_push_waits_for_no_one_while_a_rotation_holds_the_credential(postgres_url: str) -> None:
     with Store.open(database_url=postgres_url) as store:
         store.add_token("agents")
-        with Store.open(database_url=postgres_url) as replica, replica.owning("agents"):
+        with Store.open(database_url=postgres_url) as replica, owning(replica, "agents"):
             with pytest.raises(RotationInProgressError, match="already in progress"):
                 rotate(store, "agents")
-            with pytest.raises(RotationInProgressError), store.owning("agents"):
+            with pytest.raises(RotationInProgressError), owning(store, "agents"):
                 pass
         assert rotate(store, "agents").version == 2
 

@@ -84,7 +84,8 @@ class Database(ABC):
     # Whether opening an index at an older schema upgrades it, or waits for mcp-vault migrate.
     auto_upgrade: ClassVar[bool]
     location: str
-    path: Path | None = None
+    path: Path | None = None  # the SQLite file
+    url: str | None = None  # the PostgreSQL URL (it may hold a password: never in messages)
 
     @abstractmethod
     def write(self) -> contextlib.AbstractContextManager[Connection]:

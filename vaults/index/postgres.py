@@ -180,7 +180,7 @@ class PostgresDatabase(Database):
     auto_upgrade = False  # replicas of two versions may share it: mcp-vault migrate upgrades
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
-        self.url = url
+        self.url = self._url = url
         self.location = describe(url)
         probe = connect(url)
         try:
@@ -320,7 +320,7 @@ class PostgresDatabase(Database):
         return 0 if row is None else int(row[0])
 
     def hold(self, key: str) -> Hold | None:
-        conn = connect(self.url, name="mcp-vault-hold")
+        conn = connect(self._url, name="mcp-vault-hold")
         try:
             taken = conn.execute(
                 translate(f"SELECT pg_try_advisory_lock({_KEY})"), (f"mcp-vault:hold:{key}:",)

@@ -12,9 +12,16 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vaults.index import RotationInfo
+from vaults.errors import RotationInProgressError
+from vaults.index import Hold, RotationInfo
+
+if TYPE_CHECKING:
+    from vaults.store import Store
 
 CRASH_ENV = "MCP_VAULT_CRASH_AFTER"
 
@@ -107,3 +114,20 @@ def busy_message(name: str, journal: RotationInfo) -> str:
         f"rotation of {name} already in progress (pid {pid} on {host} since {since}); wait for "
         f"it, or run mcp-vault rotate {name} --resume if that process is gone"
     )
+
+
+@contextmanager
+def owning(store: Store, name: str) -> Iterator[Hold]:
+    """``store.hold(name)`` for the block (a push outside a rotation takes it too);
+    RotationInProgressError if another process holds it."""
+    hold = store.hold(name)
+    if hold is None:
+        raise RotationInProgressError(
+            f"a rotation or push of {name} is already in progress in another process (on this "
+            "or another host); wait for it and retry",
+            name=name,
+        )
+    try:
+        yield hold
+    finally:
+        hold.release()
