@@ -13,15 +13,14 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import keyring.errors
-from keyring.backend import KeyringBackend
 from keyring.compat import properties
-from keyring.credentials import SimpleCredential
 
-from vaults.cipher import Cipher, CorruptSecretError, create_key_file, parse_key
+from vaults.cipher import Cipher, CorruptSecretError, SealedKeyring, create_key_file, parse_key
 from vaults.paths import resolve_store_dir
 from vaults.sqlite import enable_wal
 
@@ -40,7 +39,7 @@ _SCHEMA = (
 )
 
 
-class EncryptedKeyring(KeyringBackend):
+class EncryptedKeyring(SealedKeyring):
     """AES-GCM encrypted secrets in ``secrets.db`` under the store directory.
 
     The store directory is the constructor argument, else ``MCP_VAULT_DIR``, else the per-user
@@ -51,6 +50,8 @@ class EncryptedKeyring(KeyringBackend):
     every system keyring, which all rank 1 or higher.
     """
 
+    table = "secrets"
+
     @properties.classproperty
     def priority(cls) -> float:
         return 0.5
@@ -58,7 +59,7 @@ class EncryptedKeyring(KeyringBackend):
     def __init__(self, store_dir: Path | str | None = None) -> None:
         super().__init__()
         self.store_dir = resolve_store_dir(store_dir)
-        self._cipher: Cipher | None = None
+        self._sealer: Cipher | None = None
         self._init_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -88,51 +89,18 @@ class EncryptedKeyring(KeyringBackend):
                 return candidate, True
         return self.store_dir / KEY_NAME, False
 
-    def get_password(self, service: str, username: str) -> str | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT nonce, ciphertext FROM secrets WHERE service = ? AND username = ?",
-                (service, username),
-            ).fetchone()
-        if row is None:
-            return None
-        return self._decrypt(service, username, row[0], row[1])
+    @property
+    def where(self) -> str:
+        return str(self.db_path)
 
-    def set_password(self, service: str, username: str, password: str) -> None:
+    def _query(self, sql: str, params: Sequence[Any]) -> tuple[list[Any], int]:
         with self._connect() as db:
-            nonce, ciphertext = self._encrypt(service, username, password)
-            db.execute(
-                "INSERT INTO secrets (service, username, nonce, ciphertext) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (service, username) DO UPDATE"
-                " SET nonce = excluded.nonce, ciphertext = excluded.ciphertext",
-                (service, username, nonce, ciphertext),
-            )
-
-    def delete_password(self, service: str, username: str) -> None:
-        with self._connect() as db:
-            cursor = db.execute(
-                "DELETE FROM secrets WHERE service = ? AND username = ?", (service, username)
-            )
-        if cursor.rowcount == 0:
-            raise keyring.errors.PasswordDeleteError("no such secret")
-
-    def get_credential(self, service: str, username: str | None) -> SimpleCredential | None:
-        if username is not None:
-            password = self.get_password(service, username)
-            return None if password is None else SimpleCredential(username, password)
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT username, nonce, ciphertext FROM secrets WHERE service = ?"
-                " ORDER BY username LIMIT 1",
-                (service,),
-            ).fetchone()
-        if row is None:
-            return None
-        return SimpleCredential(row[0], self._decrypt(service, row[0], row[1], row[2]))
+            cursor = db.execute(sql, params)
+            return cursor.fetchall(), cursor.rowcount
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self._ready()
+        self._cipher()
         try:
             db = sqlite3.connect(self.db_path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as exc:
@@ -144,11 +112,11 @@ class EncryptedKeyring(KeyringBackend):
         finally:
             db.close()
 
-    def _ready(self) -> Cipher:
+    def _cipher(self) -> Cipher:
         with self._init_lock:
-            if self._cipher is None:
-                self._cipher = self._initialise()
-            return self._cipher
+            if self._sealer is None:
+                self._sealer = self._initialise()
+            return self._sealer
 
     def _initialise(self) -> Cipher:
         key_path, provided = self._key_source()
@@ -190,18 +158,6 @@ class EncryptedKeyring(KeyringBackend):
                 "original key file (or CREDENTIALS_DIRECTORY credential)"
             )
         return cipher
-
-    def _encrypt(self, service: str, username: str, password: str) -> tuple[bytes, bytes]:
-        return self._ready().seal(service, username, password)
-
-    def _decrypt(self, service: str, username: str, nonce: bytes, ciphertext: bytes) -> str:
-        value = self._ready().open(service, username, nonce, ciphertext)
-        if value is None:
-            raise CorruptSecretError(
-                f"the secret {username!r} of {service!r} in {self.db_path} cannot be decrypted "
-                "(damaged data or a different key); restore it from a backup or set it again"
-            )
-        return value
 
 
 def _store_error(exc: sqlite3.Error, path: Path) -> keyring.errors.KeyringError:

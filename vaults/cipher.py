@@ -13,11 +13,15 @@ import contextlib
 import json
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, ClassVar
 
 import keyring.errors
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from keyring.backend import KeyringBackend
+from keyring.credentials import SimpleCredential
 
 from vaults.errors import BackendCorruptError
 
@@ -76,6 +80,74 @@ class Cipher:
         except InvalidTag:
             return False
         return True
+
+
+class SealedKeyring(KeyringBackend):
+    """A keyring backend over one table of sealed values (service, username, nonce, ciphertext).
+
+    Subclasses name the ``table``, run one statement (``?`` placeholders) in ``_query``, hand
+    out the ``Cipher`` of their data key and say ``where`` they are for messages.
+    """
+
+    table: ClassVar[str]
+
+    @property
+    def where(self) -> str:
+        raise NotImplementedError
+
+    def _cipher(self) -> Cipher:
+        raise NotImplementedError
+
+    def _query(self, sql: str, params: Sequence[Any]) -> tuple[list[Any], int]:
+        """The rows and the row count of one statement."""
+        raise NotImplementedError
+
+    def get_password(self, service: str, username: str) -> str | None:
+        rows, _ = self._query(
+            f"SELECT nonce, ciphertext FROM {self.table} WHERE service = ? AND username = ?",  # noqa: S608 - a fixed name
+            (service, username),
+        )
+        return self._open(service, username, *rows[0]) if rows else None
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        nonce, ciphertext = self._cipher().seal(service, username, password)
+        self._query(
+            f"INSERT INTO {self.table} (service, username, nonce, ciphertext) VALUES (?, ?, ?, ?)"  # noqa: S608
+            " ON CONFLICT (service, username) DO UPDATE"
+            " SET nonce = excluded.nonce, ciphertext = excluded.ciphertext",
+            (service, username, nonce, ciphertext),
+        )
+
+    def delete_password(self, service: str, username: str) -> None:
+        _, deleted = self._query(
+            f"DELETE FROM {self.table} WHERE service = ? AND username = ?",  # noqa: S608
+            (service, username),
+        )
+        if deleted == 0:
+            raise keyring.errors.PasswordDeleteError("no such secret")
+
+    def get_credential(self, service: str, username: str | None) -> SimpleCredential | None:
+        if username is not None:
+            password = self.get_password(service, username)
+            return None if password is None else SimpleCredential(username, password)
+        rows, _ = self._query(
+            f"SELECT username, nonce, ciphertext FROM {self.table} WHERE service = ?"  # noqa: S608
+            " ORDER BY username LIMIT 1",
+            (service,),
+        )
+        if not rows:
+            return None
+        name, nonce, ciphertext = rows[0]
+        return SimpleCredential(name, self._open(service, name, nonce, ciphertext))
+
+    def _open(self, service: str, username: str, nonce: bytes, ciphertext: bytes) -> str:
+        value = self._cipher().open(service, username, nonce, ciphertext)
+        if value is None:
+            raise CorruptSecretError(
+                f"the secret {username!r} of {service!r} in {self.where} cannot be decrypted "
+                "(damaged data or a different key); restore it from a backup or set it again"
+            )
+        return value
 
 
 def _associated_data(service: str, username: str) -> bytes:

@@ -12,20 +12,18 @@ open on another connection.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import keyring.errors
 import psycopg
-from keyring.backend import KeyringBackend
 from keyring.compat import properties
-from keyring.credentials import SimpleCredential
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from vaults.cipher import Cipher, CorruptSecretError
+from vaults.cipher import Cipher, CorruptSecretError, SealedKeyring
 from vaults.datakey import ENV_VAR, KeySource
-from vaults.index.postgres import CONNECT_TIMEOUT, POOL_TIMEOUT, describe
+from vaults.index.postgres import CONNECT_TIMEOUT, POOL_TIMEOUT, describe, translate
 
 _SCHEMA = (
     "SELECT pg_advisory_xact_lock(hashtext('mcp-vault:secret-tables:' || current_schema()))",
@@ -35,12 +33,14 @@ _SCHEMA = (
 )
 
 
-class PostgresKeyring(KeyringBackend):
+class PostgresKeyring(SealedKeyring):
     """Encrypted values in table ``secret_values`` of the database at ``url``.
 
     Not a backend keyring picks by itself (it is never viable on its own): a PostgreSQL store
     opens it with its URL and its key source.
     """
+
+    table = "secret_values"
 
     @properties.classproperty
     def priority(cls) -> float:
@@ -51,7 +51,7 @@ class PostgresKeyring(KeyringBackend):
         self.url = url
         self.location = describe(url)
         self.key_source = key_source
-        self._cipher: Cipher | None = None
+        self._sealer: Cipher | None = None
         self._lock = threading.Lock()
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
 
@@ -64,70 +64,22 @@ class PostgresKeyring(KeyringBackend):
                 self._pool.close()
                 self._pool = None
 
-    def get_password(self, service: str, username: str) -> str | None:
-        row = self._one(
-            "SELECT nonce, ciphertext FROM secret_values WHERE service = %s AND username = %s",
-            (service, username),
-        )
-        return None if row is None else self._open(service, username, row[0], row[1])
+    @property
+    def where(self) -> str:
+        return self.location
 
-    def set_password(self, service: str, username: str, password: str) -> None:
-        nonce, ciphertext = self._ready().seal(service, username, password)
-        self._run(
-            "INSERT INTO secret_values (service, username, nonce, ciphertext)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (service, username) DO UPDATE"
-            " SET nonce = excluded.nonce, ciphertext = excluded.ciphertext",
-            (service, username, nonce, ciphertext),
-        )
-
-    def delete_password(self, service: str, username: str) -> None:
-        deleted = self._run(
-            "DELETE FROM secret_values WHERE service = %s AND username = %s", (service, username)
-        )
-        if deleted == 0:
-            raise keyring.errors.PasswordDeleteError("no such secret")
-
-    def get_credential(self, service: str, username: str | None) -> SimpleCredential | None:
-        if username is not None:
-            password = self.get_password(service, username)
-            return None if password is None else SimpleCredential(username, password)
-        row = self._one(
-            "SELECT username, nonce, ciphertext FROM secret_values WHERE service = %s"
-            " ORDER BY username LIMIT 1",
-            (service,),
-        )
-        if row is None:
-            return None
-        return SimpleCredential(row[0], self._open(service, row[0], row[1], row[2]))
-
-    def _open(self, service: str, username: str, nonce: bytes, ciphertext: bytes) -> str:
-        value = self._ready().open(service, username, nonce, ciphertext)
-        if value is None:
-            raise CorruptSecretError(
-                f"the secret {username!r} of {service!r} in {self.location} cannot be "
-                "decrypted (damaged data or a different key); restore it or set it again"
-            )
-        return value
-
-    def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
-        self._ready()
+    def _query(self, sql: str, params: Sequence[Any]) -> tuple[list[Any], int]:
+        self._cipher()
         with self._session() as conn:
-            return self._call(lambda: conn.execute(sql, params).fetchone())
-
-    def _run(self, sql: str, params: tuple[Any, ...]) -> int:
-        self._ready()
-        with self._session() as conn:
-            return int(self._call(lambda: conn.execute(sql, params).rowcount))
-
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except psycopg.Error as exc:
-            text = " ".join(str(exc).split())
-            raise keyring.errors.KeyringError(
-                f"the secret table in {self.location} failed ({text}); check the database "
-                "and MCP_VAULT_DATABASE_URL"
-            ) from exc
+            try:
+                cursor = conn.execute(translate(sql), tuple(params))
+                return (cursor.fetchall() if cursor.description else []), cursor.rowcount
+            except psycopg.Error as exc:
+                text = " ".join(str(exc).split())
+                raise keyring.errors.KeyringError(
+                    f"the secret table in {self.location} failed ({text}); check the database "
+                    "and MCP_VAULT_DATABASE_URL"
+                ) from exc
 
     @contextmanager
     def _session(self) -> Iterator[psycopg.Connection[Any]]:
@@ -154,11 +106,11 @@ class PostgresKeyring(KeyringBackend):
                 "database server"
             ) from exc
 
-    def _ready(self) -> Cipher:
+    def _cipher(self) -> Cipher:
         with self._lock:
-            if self._cipher is None:
-                self._cipher = self._initialise()
-            return self._cipher
+            if self._sealer is None:
+                self._sealer = self._initialise()
+            return self._sealer
 
     def _initialise(self) -> Cipher:
         from vaults.index.postgres import connect

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
@@ -21,13 +22,16 @@ def migrate(options: Options) -> None:
         click.echo(f"index {store.location}: schema v{before} -> v{after}")
 
 
-@cli.command(name="export")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the transfer key (default: FILE.key).",
+_key_file = functools.partial(
+    click.option, "--key-file", type=click.Path(dir_okay=False, path_type=Path)
 )
+
+file_argument = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+
+
+@cli.command(name="export")
+@file_argument
+@_key_file(help="Where to write the transfer key (default: FILE.key).")
 @click.pass_obj
 def export_(options: Options, file: Path, key_file: Path | None) -> None:
     """Write the store (index rows, audit, values sealed under a new key) to FILE."""
@@ -45,12 +49,8 @@ def export_(options: Options, file: Path, key_file: Path | None) -> None:
 
 
 @cli.command(name="import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The transfer key export wrote (default: FILE.key).",
-)
+@file_argument
+@_key_file(help="The transfer key export wrote (default: FILE.key).")
 @click.pass_obj
 def import_(options: Options, file: Path, key_file: Path | None) -> None:
     """Load FILE (from mcp-vault export) into this store, which must hold no credential."""
