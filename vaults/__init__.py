@@ -2,8 +2,7 @@
 
 The index (SQLite, or PostgreSQL for several bridge replicas) never holds a value; values live in
 the keyring (a PostgreSQL store keeps them in its database, AES-GCM encrypted). ``Store`` is the
-library API
-(the lower layer); ``rotate`` / ``rotate_due`` are the rotation service on top of it,
+library API (the lower layer); ``rotate`` / ``rotate_due`` are the rotation service on top of it,
 ``TokenIndex`` verifies bridge tokens in memory and ``StoreSecrets`` serves tool secrets.
 
 This package never imports ``bridge`` (an import-linter contract): where ``mcp-vault`` needs the
