@@ -244,7 +244,9 @@ def test_the_owner_of_a_rotation_holds_it_until_its_session_ends(postgres_url: s
         assert resumed[-1].detail == "at step test, from build-host-7:4242"
 
 
-def test_a_push_waits_for_no_one_while_a_rotation_holds_the_credential(postgres_url: str) -> None:
+def test_a_rotation_or_push_is_refused_while_another_process_holds_the_credential(
+    postgres_url: str,
+) -> None:
     with Store.open(database_url=postgres_url) as store:
         store.add_token("agents")
         with Store.open(database_url=postgres_url) as replica, owning(replica, "agents"):
