@@ -6,9 +6,9 @@ file > default. Relative paths in the file resolve against the file's directory.
 one :class:`~bridge.errors.ConfigError` line naming the file, the dotted key
 (``tools.command[1].argv``) and what is wrong.
 
-This module owns ``[server]`` and ``[auth]``; each ``[[tools.<kind>]]`` table is its source
-kind's own model (``bridge/tools/<kind>/config.py``), assembled here from the registered kinds
-(:mod:`bridge.tools.kinds`).
+This module owns ``[server]``, ``[auth]`` and ``[store]``; each ``[[tools.<kind>]]`` table is its
+source kind's own model (``bridge/tools/<kind>/config.py``), assembled here from the registered
+kinds (:mod:`bridge.tools.kinds`).
 """
 
 from __future__ import annotations
@@ -149,6 +149,27 @@ class AuthConfig(_Model):
     tokens: tuple[str, ...] | None = None
 
 
+class StoreConfig(_Model):
+    """``[store]``: where the vault store's index is (``MCP_VAULT_DATABASE_URL`` wins over it)."""
+
+    database_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL (leave it out for the SQLite index)")
+        if parts.password is not None or "password=" in parts.query:
+            raise ValueError(
+                "must not carry a password: a config file is no place for one; use ~/.pgpass, "
+                "PGPASSFILE or PGPASSWORD"
+            )
+        return value
+
+
 # The [tools] model has one field per registered source kind, so it is built at import time;
 # mypy sees the base class, whose ``tables()`` is how the bridge reads it.
 if TYPE_CHECKING:
@@ -162,6 +183,7 @@ class BridgeConfig(_Model):
 
     server: ServerConfig = Field(default_factory=lambda: ServerConfig.model_validate({}))
     auth: AuthConfig = AuthConfig()
+    store: StoreConfig = StoreConfig()
     tools: ToolsConfig = ToolsConfig()
     tunnel: TunnelConfig = TunnelConfig()
 

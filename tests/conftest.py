@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.support.postgres"]
 
 _KEEP_BACKEND = os.environ.get("MCP_TEST_KEEP_KEYRING_BACKEND") == "1"
 
@@ -36,7 +36,13 @@ def _isolated_user_state(
     monkeypatch.setenv("MCP_VAULT_DIR", str(store))
     if not _KEEP_BACKEND:
         monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "vaults.backend.EncryptedKeyring")
-    for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CREDENTIALS_DIRECTORY"):
+    for var in (
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "CREDENTIALS_DIRECTORY",
+        "MCP_VAULT_DATABASE_URL",
+        "MCP_VAULT_DATA_KEY",
+    ):
         monkeypatch.delenv(var, raising=False)
     for var in list(os.environ):
         if var.startswith("MCP_BRIDGE_"):

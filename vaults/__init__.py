@@ -1,7 +1,8 @@
 """The vault manager: keyring-backed bridge tokens and tool secrets, rotation, audit.
 
-The index (SQLite) never holds a value; values live in the keyring. ``Store`` is the library API
-(the lower layer); ``rotate`` / ``rotate_due`` are the rotation service on top of it,
+The index (SQLite, or PostgreSQL for several bridge replicas) never holds a value; values live in
+the keyring (a PostgreSQL store keeps them in its database, AES-GCM encrypted). ``Store`` is the
+library API (the lower layer); ``rotate`` / ``rotate_due`` are the rotation service on top of it,
 ``TokenIndex`` verifies bridge tokens in memory and ``StoreSecrets`` serves tool secrets.
 
 This package never imports ``bridge`` (an import-linter contract): where ``mcp-vault`` needs the

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import getpass
 import os
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from mcpb.durations import DurationError, parse_duration
-from vaults.errors import AuditError, UsageError
-from vaults.index import Record, moment
+from vaults.errors import AuditError, StoreError, UsageError
+from vaults.index import Connection, Record, moment
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +41,7 @@ def os_user() -> str:
 
 
 def record(
-    conn: sqlite3.Connection,
+    conn: Connection,
     action: str,
     *,
     credential: str | None = None,
@@ -58,14 +57,14 @@ def record(
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (time.time(), os_user(), action, credential, version, kid, outcome, detail),
         )
-    except sqlite3.Error as exc:
+    except StoreError as exc:
         raise AuditError(
             f"could not write the audit row for {action} of {credential or 'the store'} "
             f"({exc}); nothing was changed. Run mcp-vault doctor"
         ) from exc
 
 
-def rows(conn: sqlite3.Connection, *, since: datetime | None = None) -> list[AuditRow]:
+def rows(conn: Connection, *, since: datetime | None = None) -> list[AuditRow]:
     """Audit rows in order, optionally only those at or after ``since``."""
     # Datetimes carry microseconds only: allow for the rounding of the stored float.
     after = 0.0 if since is None else since.timestamp() - 1e-6

@@ -9,23 +9,18 @@ Here SQLite (WAL, busy timeout) gives atomic, concurrent-safe writes, and a rand
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import keyring.errors
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from keyring.backend import KeyringBackend
 from keyring.compat import properties
-from keyring.credentials import SimpleCredential
 
-from vaults.errors import BackendCorruptError
+from vaults.cipher import Cipher, CorruptSecretError, SealedKeyring, create_key_file, parse_key
 from vaults.paths import resolve_store_dir
 from vaults.sqlite import enable_wal
 
@@ -35,12 +30,7 @@ DB_NAME = "secrets.db"
 KEY_NAME = "secrets.key"
 CREDENTIAL_NAME = "mcp-vault.key"
 
-_KEY_BYTES = 32
-_NONCE_BYTES = 12
 _BUSY_TIMEOUT_S = 10.0
-_AD_PREFIX = b"mcp-vault-secret-v1\x00"
-_CHECK_AD = b"mcp-vault-key-check-v1"
-_CHECK_PLAINTEXT = b"mcp-vault key check"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS secrets ("
     " service TEXT NOT NULL, username TEXT NOT NULL, nonce BLOB NOT NULL,"
@@ -49,15 +39,7 @@ _SCHEMA = (
 )
 
 
-class CorruptSecretError(BackendCorruptError, keyring.errors.KeyringError):
-    """A value (or the key file) cannot be decrypted or parsed.
-
-    It is both a ``keyring.errors.KeyringError`` (what keyring callers expect) and a
-    ``vaults.errors.BackendCorruptError`` (what the vault manager's callers expect).
-    """
-
-
-class EncryptedKeyring(KeyringBackend):
+class EncryptedKeyring(SealedKeyring):
     """AES-GCM encrypted secrets in ``secrets.db`` under the store directory.
 
     The store directory is the constructor argument, else ``MCP_VAULT_DIR``, else the per-user
@@ -68,6 +50,8 @@ class EncryptedKeyring(KeyringBackend):
     every system keyring, which all rank 1 or higher.
     """
 
+    table = "secrets"
+
     @properties.classproperty
     def priority(cls) -> float:
         return 0.5
@@ -75,7 +59,7 @@ class EncryptedKeyring(KeyringBackend):
     def __init__(self, store_dir: Path | str | None = None) -> None:
         super().__init__()
         self.store_dir = resolve_store_dir(store_dir)
-        self._aead: AESGCM | None = None
+        self._sealer: Cipher | None = None
         self._init_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -105,51 +89,18 @@ class EncryptedKeyring(KeyringBackend):
                 return candidate, True
         return self.store_dir / KEY_NAME, False
 
-    def get_password(self, service: str, username: str) -> str | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT nonce, ciphertext FROM secrets WHERE service = ? AND username = ?",
-                (service, username),
-            ).fetchone()
-        if row is None:
-            return None
-        return self._decrypt(service, username, row[0], row[1])
+    @property
+    def where(self) -> str:
+        return str(self.db_path)
 
-    def set_password(self, service: str, username: str, password: str) -> None:
+    def _query(self, sql: str, params: Sequence[Any]) -> tuple[list[Any], int]:
         with self._connect() as db:
-            nonce, ciphertext = self._encrypt(service, username, password)
-            db.execute(
-                "INSERT INTO secrets (service, username, nonce, ciphertext) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (service, username) DO UPDATE"
-                " SET nonce = excluded.nonce, ciphertext = excluded.ciphertext",
-                (service, username, nonce, ciphertext),
-            )
-
-    def delete_password(self, service: str, username: str) -> None:
-        with self._connect() as db:
-            cursor = db.execute(
-                "DELETE FROM secrets WHERE service = ? AND username = ?", (service, username)
-            )
-        if cursor.rowcount == 0:
-            raise keyring.errors.PasswordDeleteError("no such secret")
-
-    def get_credential(self, service: str, username: str | None) -> SimpleCredential | None:
-        if username is not None:
-            password = self.get_password(service, username)
-            return None if password is None else SimpleCredential(username, password)
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT username, nonce, ciphertext FROM secrets WHERE service = ?"
-                " ORDER BY username LIMIT 1",
-                (service,),
-            ).fetchone()
-        if row is None:
-            return None
-        return SimpleCredential(row[0], self._decrypt(service, row[0], row[1], row[2]))
+            cursor = db.execute(sql, params)
+            return cursor.fetchall(), cursor.rowcount
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self._ready()
+        self._cipher()
         try:
             db = sqlite3.connect(self.db_path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as exc:
@@ -161,13 +112,13 @@ class EncryptedKeyring(KeyringBackend):
         finally:
             db.close()
 
-    def _ready(self) -> AESGCM:
+    def _cipher(self) -> Cipher:
         with self._init_lock:
-            if self._aead is None:
-                self._aead = self._initialise()
-            return self._aead
+            if self._sealer is None:
+                self._sealer = self._initialise()
+            return self._sealer
 
-    def _initialise(self) -> AESGCM:
+    def _initialise(self) -> Cipher:
         key_path, provided = self._key_source()
         try:
             _ensure_private_dir(self.store_dir)
@@ -178,8 +129,8 @@ class EncryptedKeyring(KeyringBackend):
                         f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}); restore the key file or "
                         "provide the systemd credential"
                     )
-                _create_key(key_path)
-            aead = AESGCM(_parse_key(key_path.read_bytes(), key_path))
+                create_key_file(key_path)
+            cipher = Cipher(parse_key(key_path.read_bytes(), key_path))
             _ensure_private_file(self.db_path)
         except OSError as exc:
             raise keyring.errors.KeyringError(
@@ -192,44 +143,21 @@ class EncryptedKeyring(KeyringBackend):
                 enable_wal(db)
                 for statement in _SCHEMA:
                     db.execute(statement)
-                nonce = os.urandom(_NONCE_BYTES)
-                check = nonce + aead.encrypt(nonce, _CHECK_PLAINTEXT, _CHECK_AD)
                 db.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('key_check', ?)", (check,)
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('key_check', ?)",
+                    (cipher.key_check(),),
                 )
                 row = db.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
             finally:
                 db.close()
         except sqlite3.Error as exc:
             raise _store_error(exc, self.db_path) from exc
-        stored = bytes(row[0])
-        try:
-            aead.decrypt(stored[:_NONCE_BYTES], stored[_NONCE_BYTES:], _CHECK_AD)
-        except InvalidTag as exc:
+        if not cipher.matches(row[0]):
             raise CorruptSecretError(
                 f"the data key {key_path} does not match {self.db_path}; restore the "
                 "original key file (or CREDENTIALS_DIRECTORY credential)"
-            ) from exc
-        return aead
-
-    def _encrypt(self, service: str, username: str, password: str) -> tuple[bytes, bytes]:
-        aead = self._ready()
-        nonce = os.urandom(_NONCE_BYTES)
-        data = password.encode("utf-8", "surrogatepass")
-        return nonce, aead.encrypt(nonce, data, _associated_data(service, username))
-
-    def _decrypt(self, service: str, username: str, nonce: bytes, ciphertext: bytes) -> str:
-        aead = self._ready()
-        try:
-            data = aead.decrypt(
-                bytes(nonce), bytes(ciphertext), _associated_data(service, username)
             )
-            return data.decode("utf-8", "surrogatepass")
-        except (InvalidTag, ValueError) as exc:
-            raise CorruptSecretError(
-                f"the secret {username!r} of {service!r} in {self.db_path} cannot be decrypted "
-                "(damaged data or a different key); restore it from a backup or set it again"
-            ) from exc
+        return cipher
 
 
 def _store_error(exc: sqlite3.Error, path: Path) -> keyring.errors.KeyringError:
@@ -244,11 +172,6 @@ def _store_error(exc: sqlite3.Error, path: Path) -> keyring.errors.KeyringError:
     )
 
 
-def _associated_data(service: str, username: str) -> bytes:
-    # Binds a ciphertext to its row so rows cannot be swapped or renamed.
-    return _AD_PREFIX + json.dumps([service, username]).encode()
-
-
 def _ensure_private_dir(path: Path) -> None:
     if not path.is_dir():
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -258,35 +181,3 @@ def _ensure_private_dir(path: Path) -> None:
 def _ensure_private_file(path: Path) -> None:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
-
-
-def _create_key(path: Path) -> None:
-    # Write the key under a private temporary name, then link it into place: link() fails if the
-    # name exists, so of two racing processes exactly one key wins and nobody reads a half file.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(os.urandom(_KEY_BYTES))
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _parse_key(raw: bytes, path: Path) -> bytes:
-    if len(raw) == _KEY_BYTES:
-        return raw
-    # A systemd credential is often written as text: accept the base64 of 32 bytes too.
-    try:
-        decoded = base64.b64decode(raw.strip(), validate=True)
-    except ValueError:
-        decoded = b""
-    if len(decoded) == _KEY_BYTES:
-        return decoded
-    raise CorruptSecretError(
-        f"the data key {path} is not a 256-bit key (32 bytes, or their base64); restore the "
-        "original key file"
-    )

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from mcpb.urls import is_loopback
 from vaults import remote
 from vaults.errors import VaultError
-from vaults.index import SCHEMA_VERSION, CredentialInfo, Record, wal
+from vaults.index import SCHEMA_VERSION, CredentialInfo, Record
 from vaults.rotation import owner_alive
 from vaults.store import Store
 
@@ -127,6 +127,8 @@ def remote_checks(store: Store, public_url: str | None) -> list[Check]:
 
 
 def _permissions(store_dir: Path) -> Check:
+    if not store_dir.is_dir():  # a store in PostgreSQL needs no directory of its own
+        return Check("permissions", True, f"{store_dir}: no store directory (nothing to check)")
     problems = []
     mode = store_dir.stat().st_mode & 0o777
     if mode != 0o700:
@@ -145,17 +147,10 @@ def _permissions(store_dir: Path) -> Check:
 
 def _index(store: Store) -> Check:
     index = store.index
-    with index.read():
-        version = index.schema_version
-        result = index.execute("PRAGMA quick_check").fetchone()[0]
-    damage = wal.check(index.path)
-    ok = version == SCHEMA_VERSION and result == "ok" and damage is None
-    detail = f"{index.path}: schema v{version}, integrity {result}"
-    if damage is not None:
-        detail += (
-            f", log damaged ({damage.frames} frames, {damage.transactions} committed "
-            f"transactions from frame {damage.first_frame} on would be dropped)"
-        )
+    version = index.schema_version
+    sound, found = index.db.integrity()
+    ok = version == SCHEMA_VERSION and sound
+    detail = f"{index.location}: schema v{version}, {found}"
     if not ok:
         detail += "; restore a backup or move the file aside and run mcp-vault init"
     return Check("index", ok, detail)
@@ -185,7 +180,7 @@ def _rotations(store: Store, credentials: list[CredentialInfo]) -> Check:
         journal = info.rotation
         if journal is None:
             continue
-        if owner_alive(journal.owner, store.store_id, info.name):
+        if owner_alive(journal.owner, store.store_id, info.name, held=store.held(info.name)):
             running.append(info.name)
         else:
             stale.append(info.name)

@@ -23,6 +23,10 @@ class StoreError(VaultError):
     """The index cannot be opened, read, written or migrated."""
 
 
+class ConflictError(StoreError):
+    """A row conflicts with one the index already holds (a unique key); the caller says which."""
+
+
 class IndexDamageError(StoreError):
     """The index's write-ahead log holds committed transactions SQLite would drop silently."""
 

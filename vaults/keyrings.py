@@ -4,6 +4,10 @@ One precedence, implemented in ``open_secret_backend``: the explicit argument, t
 configuration (``PYTHON_KEYRING_BACKEND``, then ``keyringrc.cfg``), then the system keyring if it
 answers, then the project's encrypted backend. Backends that would lose or expose secrets (the
 ``fail`` and ``null`` backends, anything plaintext) are refused with a message saying how to fix it.
+
+A store whose index is in PostgreSQL keeps its values there too, encrypted
+(``open_database_backend``), so that every replica reads them: keyring's choice does not apply
+to its values, only (with ``MCP_VAULT_DATA_KEY=keyring``) to where its data key is kept.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import keyring.core
 import keyring.errors
@@ -30,7 +34,10 @@ from vaults.errors import (
     VaultError,
 )
 
-__all__ = ["ENCRYPTED_BACKEND", "SecretBackend", "open_secret_backend"]
+if TYPE_CHECKING:
+    from vaults.index import Index
+
+__all__ = ["ENCRYPTED_BACKEND", "SecretBackend", "open_database_backend", "open_secret_backend"]
 
 ENCRYPTED_BACKEND = "vaults.backend.EncryptedKeyring"
 
@@ -64,6 +71,12 @@ class SecretBackend:
 
     def __repr__(self) -> str:
         return f"SecretBackend(name={self.name!r}, timeout={self.timeout!r})"
+
+    def close(self) -> None:
+        """Let go of what the backend holds open (the PostgreSQL backend's connections)."""
+        close = getattr(self.keyring_backend, "close", None)
+        if callable(close):
+            close()
 
     def get(self, service: str, key: str) -> str | None:
         _check_names(service, key)
@@ -155,6 +168,32 @@ def open_secret_backend(
             system, description=_describe(system, "the system keyring"), timeout=timeout
         )
     return _encrypted(store_dir, f"no system keyring is usable: {reason}", timeout)
+
+
+def open_database_backend(
+    store_dir: Path,
+    index: Index,
+    explicit: str | KeyringBackend | None = None,
+    *,
+    timeout: float = 10.0,
+) -> SecretBackend:
+    """The backend of a PostgreSQL store's values: AES-GCM in its database (``vaults.pgbackend``)
+    under the data key ``vaults.datakey`` finds. An explicit backend is refused: values kept
+    anywhere else would be missing on the other replicas."""
+    if explicit is not None:
+        raise UsageError(
+            "a store in PostgreSQL keeps its values in the database, encrypted, so that every "
+            "replica has them; --backend applies to stores with a SQLite index only"
+        )
+    from vaults.datakey import key_source
+    from vaults.pgbackend import PostgresKeyring
+
+    db = index.db
+    assert db.url is not None, "a SQLite store's values are chosen by open_secret_backend"
+    source = key_source(store_dir, keyring=lambda: open_secret_backend(store_dir, timeout=timeout))
+    backend = PostgresKeyring(db.url, source)
+    description = f"values encrypted (AES-GCM) in {db.location}, data key from {source.description}"
+    return SecretBackend(backend, description=description, timeout=timeout)
 
 
 def _configured_backend(

@@ -6,12 +6,11 @@ push; rotation's push step records its pushes itself, in the step's transaction.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
 from vaults import audit
-from vaults.errors import AlreadyExistsError
+from vaults.errors import AlreadyExistsError, ConflictError
 from vaults.index import Link
 from vaults.store import Store
 
@@ -24,7 +23,7 @@ def add(
         info = store.index.credentials.get(name)
         try:
             link_id = store.index.links.insert(info.id, kind, vault_id, url, remote_id, time.time())
-        except sqlite3.IntegrityError as exc:
+        except ConflictError as exc:
             raise AlreadyExistsError(
                 f"{name} is already linked to {kind} {vault_id} for {url}", name=name
             ) from exc

@@ -1,13 +1,20 @@
-"""Where the vault store lives, and keeping its files private (dir 0700, files 0600)."""
+"""Where the vault store lives, and keeping its files private (dir 0700, files 0600).
+
+A store is its directory (``--store DIR``, ``MCP_VAULT_DIR``, the per-user default) and its
+index: ``index.db`` in that directory, or a PostgreSQL database when ``MCP_VAULT_DATABASE_URL``
+(else the bridge config's ``[store] database_url``) names one.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from vaults.errors import StoreError
+from vaults.errors import StoreError, UsageError
 
 ENV_VAR = "MCP_VAULT_DIR"
+DATABASE_ENV = "MCP_VAULT_DATABASE_URL"
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
 APP_NAME = "mcp-vault"
 
 
@@ -26,6 +33,24 @@ def resolve_store_dir(explicit: Path | str | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return default_store_dir()
+
+
+def resolve_database_url(configured: str | None = None) -> str | None:
+    """The PostgreSQL URL of the index, or None for SQLite in the store directory.
+
+    One precedence: ``MCP_VAULT_DATABASE_URL``, then ``configured`` (the bridge config's
+    ``[store] database_url``). UsageError for a URL of another scheme.
+    """
+    env = os.environ.get(DATABASE_ENV)
+    url, source = (env, DATABASE_ENV) if env else (configured, "[store] database_url")
+    if not url:
+        return None
+    if not url.startswith(DATABASE_SCHEMES):
+        raise UsageError(
+            f"{source} must be a postgresql:// URL (unset it to keep the index in the store "
+            "directory)"
+        )
+    return url
 
 
 def ensure_private_dir(path: Path) -> Path:

@@ -18,7 +18,7 @@ from mcpb.urls import normalize_url, same_server
 from vaults import links
 from vaults.errors import NotFoundError, PushError, RemoteError, UsageError
 from vaults.index import Link
-from vaults.rotation import register_pusher
+from vaults.rotation import owning, register_pusher
 
 if TYPE_CHECKING:
     from anthropic import Anthropic
@@ -231,11 +231,14 @@ class AnthropicRemote:
 
     def push_link(self, link: Link) -> Link:
         """Push the current value of the link's credential; records the pushed version."""
-        info = self.store.show(link.credential)
-        if info.current is None:
-            raise NotFoundError(f"{link.credential} has no current version to push")
-        self._push(link, self.store.secret(link.credential), retry_hint=True)
-        return links.update(self.store, link.id, pushed_version=info.current.version)
+        # One pusher at a time across replicas: a push of the current value racing a rotation's
+        # push of the new one could leave the remote with the older token.
+        with owning(self.store, link.credential):
+            info = self.store.show(link.credential)
+            if info.current is None:
+                raise NotFoundError(f"{link.credential} has no current version to push")
+            self._push(link, self.store.secret(link.credential), retry_hint=True)
+            return links.update(self.store, link.id, pushed_version=info.current.version)
 
     def sync(self, name: str | None = None) -> list[Link]:
         """Push current values to every link (of ``name``); idempotent."""

@@ -1,4 +1,4 @@
-"""The vault store: the SQLite index plus the keyring that holds the values.
+"""The vault store: the index (SQLite, or PostgreSQL for a fleet) plus the backend of the values.
 
 ``Store`` is the library API that ``mcp-vault`` (and the bridge) call; it never prints or exits.
 It is the lower layer: rotation (``vaults.rotation``), the health checks (``vaults.doctor``) and
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -26,9 +25,9 @@ from vaults.errors import (
     StoreError,
     UsageError,
 )
-from vaults.index import LIVE_STATES, CredentialInfo, Index, Link
+from vaults.index import LIVE_STATES, CredentialInfo, Hold, Index, Link
 from vaults.inputs import MAX_ROTATE_EVERY, bounded_duration, validate_name, validate_scopes
-from vaults.paths import ensure_private_dir, resolve_store_dir
+from vaults.paths import ensure_private_dir, resolve_database_url, resolve_store_dir
 from vaults.resolver import StoreSecrets
 from vaults.verifier import TokenIndex
 
@@ -49,7 +48,9 @@ class Minted:
 
 
 class Store:
-    """A vault store directory: ``index.db`` plus values in the keyring under ``service``."""
+    """A vault store: its directory, its index (``index.db`` there, or a PostgreSQL database),
+    and the values in the keyring under ``service`` (in the database, encrypted, on PostgreSQL).
+    """
 
     def __init__(self, store_dir: Path, index: Index, backend_name: str | None) -> None:
         self.store_dir = store_dir
@@ -65,42 +66,70 @@ class Store:
         cls,
         store_dir: Path | None = None,
         *,
+        database_url: str | None = None,
         backend: str | None = None,
         create: bool = True,
         accept_wal_loss: bool = False,
+        upgrade: bool | None = None,
     ) -> Store:
         """Open the store at ``store_dir`` (else MCP_VAULT_DIR, else the per-user default).
 
-        With ``create`` (the default) a missing store is created and initialised; without it a
-        missing store is a StoreError that says to run ``mcp-vault init``. A damaged index log
-        is an IndexDamageError; ``accept_wal_loss`` keeps the state before the damage instead
-        (audited; ``store.index.accepted_loss`` says what was dropped).
+        Its index is the PostgreSQL database at ``database_url`` (else MCP_VAULT_DATABASE_URL),
+        else ``index.db`` in the store directory. With ``create`` (the default) a missing store
+        is created and initialised; without it a missing store is a StoreError that says to run
+        ``mcp-vault init``. A damaged index log is an IndexDamageError; ``accept_wal_loss``
+        keeps the state before the damage instead (audited; ``store.index.accepted_loss`` says
+        what was dropped). ``upgrade`` lets an older schema be migrated (default: SQLite yes,
+        PostgreSQL only when asked, see ``vaults.index.schema``).
         """
         path = resolve_store_dir(store_dir)
+        url = resolve_database_url() if database_url is None else database_url
         if create:
             ensure_private_dir(path)
-        elif not path.is_dir():
+        elif not url and not path.is_dir():
             raise StoreError(
                 f"no vault store at {path}: run mcp-vault init, "
                 "or point --store / MCP_VAULT_DIR at an existing store"
             )
-        index = Index(path, create=create, accept_wal_loss=accept_wal_loss)
+        index = Index(
+            path, database_url=url, create=create, accept_wal_loss=accept_wal_loss,
+            upgrade=upgrade,
+        )  # fmt: skip
         store = cls(path, index, backend)
-        if create:
-            store._ensure_id()
-        elif not store.store_id:
+        try:
+            if create:
+                store._ensure_id()
+            elif not store.store_id:
+                raise StoreError(
+                    f"the vault store at {store.location} is not initialised: run mcp-vault init"
+                )
+            lost = index.accepted_loss
+            if lost is not None:
+                with index.write() as conn:
+                    audit.record(
+                        conn, "index.wal-loss", outcome="accepted",
+                        detail=f"{lost.frames} frames, {lost.transactions} transactions dropped",
+                    )  # fmt: skip
+        except BaseException:
             index.close()
-            raise StoreError(f"the vault store at {path} is not initialised: run mcp-vault init")
-        lost = index.accepted_loss
-        if lost is not None:
-            with index.write() as conn:
-                audit.record(
-                    conn, "index.wal-loss", outcome="accepted",
-                    detail=f"{lost.frames} frames, {lost.transactions} transactions dropped",
-                )  # fmt: skip
+            raise
         return store
 
+    @property
+    def database_url(self) -> str | None:
+        """The PostgreSQL URL of the index (None for SQLite); it may hold a password."""
+        return self.index.db.url
+
+    @property
+    def location(self) -> str:
+        """Where the store is, as messages name it: its directory, or its database."""
+        return str(self.store_dir) if self.index.engine == "sqlite" else self.index.location
+
     def close(self) -> None:
+        with self._backend_lock:
+            backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.close()
         self.index.close()
 
     def __enter__(self) -> Store:
@@ -110,7 +139,7 @@ class Store:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Store({str(self.store_dir)!r}, store_id={self.store_id!r})"
+        return f"Store({self.location!r}, store_id={self.store_id!r})"
 
     @property
     def service(self) -> str:
@@ -127,9 +156,14 @@ class Store:
         """The keyring backend holding the values (chosen on first use)."""
         with self._backend_lock:
             if self._backend is None:
-                from vaults.keyrings import open_secret_backend
+                from vaults.keyrings import open_database_backend, open_secret_backend
 
-                self._backend = open_secret_backend(self.store_dir, self._backend_name)
+                if self.index.engine == "sqlite":
+                    self._backend = open_secret_backend(self.store_dir, self._backend_name)
+                else:
+                    self._backend = open_database_backend(
+                        self.store_dir, self.index, self._backend_name
+                    )
             return self._backend
 
     def _ensure_id(self) -> bool:
@@ -143,7 +177,7 @@ class Store:
             self.store_id = secrets.token_hex(8)
             self.index.meta.set("store_id", self.store_id)
             self.index.meta.set("created_at", str(time.time()))
-            audit.record(conn, "init", detail=str(self.store_dir))
+            audit.record(conn, "init", detail=self.location)
         return True
 
     def init(self) -> None:
@@ -284,12 +318,7 @@ class Store:
     def audit(self, *, since: datetime | None = None) -> builtins.list[audit.AuditRow]:
         """The audit trail, oldest first, optionally from ``since`` on."""
         with self.index.read() as conn:
-            try:
-                return audit.rows(conn, since=since)
-            except sqlite3.Error as exc:
-                raise StoreError(
-                    f"cannot read the audit trail: {exc}; run mcp-vault doctor"
-                ) from exc
+            return audit.rows(conn, since=since)
 
     def secret_resolver(self) -> StoreSecrets:
         """This store as the bridge's secret resolver (``exists`` / ``get``)."""
@@ -300,12 +329,31 @@ class Store:
         accepted: Iterable[str] | None = None,
         *,
         check_interval: float = 0.25,
-        miss_interval: float = 0.0,
+        miss_interval: float | None = None,
     ) -> TokenIndex:
-        """A verifier over this store's tokens (only ``accepted`` names, if given)."""
+        """A verifier over this store's tokens (only ``accepted`` names, if given); see
+        ``vaults.verifier`` for the intervals (``miss_interval``: the engine's default)."""
+        location = self.index.path or self.database_url
+        assert location is not None
         return TokenIndex(
-            self.index.path, accepted, check_interval=check_interval, miss_interval=miss_interval
+            location, accepted, check_interval=check_interval, miss_interval=miss_interval
         )
+
+    def hold(self, name: str) -> Hold | None:
+        """Take the rotation and pushes of ``name`` for this process; None if another has them.
+
+        On PostgreSQL this is an advisory lock of a database session, so one process at a time,
+        on any replica, rotates or pushes a credential, and a holder that dies lets go. On
+        SQLite it enforces nothing (``exclusive`` is False): the journal's host:pid decides.
+        """
+        return self.index.hold(self._hold_key(name))
+
+    def held(self, name: str) -> bool | None:
+        """Whether some process holds ``name`` now (None: the engine cannot tell)."""
+        return self.index.db.held(self._hold_key(name))
+
+    def _hold_key(self, name: str) -> str:
+        return f"{self.store_id}:{name}"
 
     # --- changing -----------------------------------------------------------------------------
 

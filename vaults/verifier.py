@@ -1,12 +1,21 @@
 """Verifying bridge tokens against the index, in memory, with no keyring access.
 
 ``TokenIndex`` keeps ``kid -> (hash, state, not_after, scopes, name, version)`` for the live token
-versions and notices changes through ``PRAGMA data_version`` on its own connection: at most every
-250 ms, and on an unknown key id (rate-limited by ``miss_interval``, by default not at all). The
-pragma costs a few microseconds and the table is reloaded only when the index changed, so a flood
-of garbage key ids never makes the verifier reread the index, a token is accepted as soon as it
-is committed (a reader is never refused a token that rotation just made), and a revocation takes
-effect within 250 ms.
+versions and reloads it when the index changed, so a lookup never touches the database:
+
+- SQLite: changes are seen through ``PRAGMA data_version`` on its own connection, at most every
+  250 ms, and on an unknown key id (rate-limited by ``miss_interval``, by default not at all). The
+  pragma costs a few microseconds and the table is reloaded only when the index changed, so a
+  flood of garbage key ids never makes the verifier reread the index, a token is accepted as soon
+  as it is committed (a reader is never refused a token that rotation just made), and a
+  revocation takes effect within 250 ms.
+- PostgreSQL: a listener thread (``vaults.index.listener``) hears each committed change through
+  ``LISTEN``/``NOTIFY`` and reloads the table at once, off the request path, so a revocation on any
+  replica is refused by every replica within milliseconds; it also reconciles every
+  ``reconcile_interval`` (2 s) in case a notification was lost. An unknown key id asks the
+  database for its revision (one primary-key read), at most every ``miss_interval`` (50 ms by
+  default): a token minted on another replica a moment ago is accepted at once, and a flood of
+  garbage key ids costs the database at most 20 reads a second.
 
 ``verify`` runs on every HTTP request the bridge serves, so what can be done once per token
 version is done at reload: each entry carries its ``Principal``, and ``verify`` hands out that one
@@ -16,16 +25,24 @@ object (callers may key per-token work on it).
 from __future__ import annotations
 
 import hmac
-import sqlite3
+import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from vaults import tokens
 from vaults.errors import StoreError
-from vaults.index import LiveToken, connect, load_live_tokens, store_error
+from vaults.index import Changes, LiveToken, load_live_tokens
+from vaults.index.sqlite import SqliteChanges
+from vaults.paths import DATABASE_SCHEMES
+
+# Unknown key ids ask PostgreSQL at most this often by default (SQLite's pragma costs nothing).
+POSTGRES_MISS_INTERVAL = 0.05
+
+log = logging.getLogger("vaults.verifier")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,33 +60,51 @@ class TokenIndex:
 
     def __init__(
         self,
-        index_path: Path,
+        index: Path | str,
         accepted: Iterable[str] | None = None,
         *,
         check_interval: float = 0.25,
-        miss_interval: float = 0.0,
+        miss_interval: float | None = None,
+        reconcile_interval: float = 2.0,
     ) -> None:
-        if not index_path.is_file():
-            raise StoreError(
-                f"no vault index at {index_path}: run mcp-vault init (or point MCP_VAULT_DIR "
-                "at the store the tokens were minted in)"
-            )
-        self.index_path = index_path
+        """``index`` is the SQLite file of a store, or the URL of its PostgreSQL database."""
         self.accepted = None if accepted is None else frozenset(accepted)
         self.check_interval = check_interval
-        self.miss_interval = miss_interval
         self._lock = threading.Lock()
-        self._conn = connect(index_path)
         self._entries: dict[str, tuple[LiveToken, Principal]] = {}
-        self._data_version = -1
         self._checked_at = 0.0
-        self._missed_at = -miss_interval
-        with self._lock:
+        self._changes: Changes
+        if isinstance(index, str) and index.startswith(DATABASE_SCHEMES):
+            from vaults.index.listener import PostgresChanges
+
+            self.index_path: Path | None = None
+            self.miss_interval = POSTGRES_MISS_INTERVAL if miss_interval is None else miss_interval
+            self._changes = PostgresChanges(
+                index, on_change=self._notified, reconcile_interval=reconcile_interval
+            )
+            self.location = self._changes.location
+        else:
+            path = Path(index)
+            if not path.is_file():
+                raise StoreError(
+                    f"no vault index at {path}: run mcp-vault init (or point MCP_VAULT_DIR "
+                    "at the store the tokens were minted in)"
+                )
+            self.index_path = path
+            self.location = str(path)
+            self.miss_interval = 0.0 if miss_interval is None else miss_interval
+            self._changes = SqliteChanges(path)
+        self._missed_at = -self.miss_interval
+        # A verifier dropped without close() still lets go of its connections (and thread).
+        self._closer = weakref.finalize(self, self._changes.close)
+        try:
             self._reload()
+        except BaseException:
+            self._closer()
+            raise
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._closer()
 
     def __enter__(self) -> TokenIndex:
         return self
@@ -81,7 +116,7 @@ class TokenIndex:
         return len(self._entries)
 
     def __repr__(self) -> str:
-        return f"TokenIndex({str(self.index_path)!r}, tokens={len(self._entries)})"
+        return f"TokenIndex({self.location!r}, tokens={len(self._entries)})"
 
     def verify(self, token: str) -> Principal | None:
         """The principal ``token`` belongs to, or None (malformed, unknown, revoked, expired)."""
@@ -95,7 +130,7 @@ class TokenIndex:
             found = self._entries.get(parsed.kid)
             if found is None and now - self._missed_at >= self.miss_interval:
                 self._missed_at = now
-                self._refresh(now)
+                self._refresh(now, strict=True)
                 found = self._entries.get(parsed.kid)
         if found is None:
             return None
@@ -111,27 +146,26 @@ class TokenIndex:
     def refresh(self) -> None:
         """Reload now if the index changed (verify does this by itself, rate-limited)."""
         with self._lock:
-            self._refresh(time.monotonic())
+            self._refresh(time.monotonic(), strict=True)
 
-    def _refresh(self, now: float) -> None:
+    def _refresh(self, now: float, *, strict: bool = False) -> None:
         self._checked_at = now
         try:
-            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-        except sqlite3.Error as exc:
-            raise store_error(exc, self.index_path) from exc
-        if version != self._data_version:
+            if self._changes.changed(strict=strict):
+                self._reload()
+        except StoreError as exc:
+            if self.index_path is not None:
+                raise
+            # The database is away: keep serving the table as last loaded; the listener
+            # reconnects and reloads once it is back.
+            log.warning("cannot check the index for changes, keeping the tokens known: %s", exc)
+
+    def _notified(self, revision: int) -> None:
+        with self._lock:
             self._reload()
 
     def _reload(self) -> None:
-        try:
-            self._conn.execute("BEGIN")
-            try:
-                self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-                live = load_live_tokens(self._conn, self.accepted)
-            finally:
-                self._conn.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            raise store_error(exc, self.index_path) from exc
+        live = self._changes.snapshot(lambda conn: load_live_tokens(conn, self.accepted))
         self._entries = {
             entry.kid: (entry, Principal(entry.name, entry.kid, entry.version, entry.scopes))
             for entry in live

@@ -55,7 +55,7 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    vault = open_store(store)
+    vault = open_store(store, load(config))
     path = config_path(config)
     run(
         path,
@@ -77,7 +77,7 @@ def tools(config: str | None, store: str | None, as_json: bool) -> None:
     from bridge.tools.loader import started_tools
 
     cfg = load(config)
-    with open_store(store) as vault:
+    with open_store(store, cfg) as vault:
         specs = started_tools(_registry(cfg, vault))
     rows = [
         {
@@ -113,7 +113,7 @@ def check(config: str | None, store: str | None) -> None:
     from bridge.tools.loader import check_config, started_tools
 
     cfg = load(config)
-    with open_store(store) as vault:
+    with open_store(store, cfg) as vault:
         problems = check_config(cfg, vault.secret_resolver(), probe=True)
         if problems:
             for problem in problems:
@@ -161,7 +161,7 @@ def attach(
     from vaults.remote import AnthropicRemote, client_for
 
     cfg = load(config)
-    vault_store = open_store(store)
+    vault_store = open_store(store, cfg)
     # Before anything changes on the platform: a source that is down would leave its tools out
     # of the agent's permission configs, so they would silently get the default policy.
     tools = started_tools(_registry(cfg, vault_store), require_healthy=True)

@@ -20,10 +20,14 @@ def config_path(value: str | None) -> Path:
     return Path(value or os.environ.get("MCP_BRIDGE_CONFIG") or "bridge.toml")
 
 
-def open_store(store: str | None) -> Store:
+def open_store(store: str | None, cfg: BridgeConfig | None = None) -> Store:
+    """The vault store: ``--store`` (else MCP_VAULT_DIR...), its index in PostgreSQL when
+    MCP_VAULT_DATABASE_URL, else the config's ``[store] database_url``, names one."""
+    from vaults.paths import resolve_database_url
     from vaults.store import Store
 
-    return Store.open(Path(store) if store else None)
+    configured = cfg.store.database_url if cfg is not None else None
+    return Store.open(Path(store) if store else None, database_url=resolve_database_url(configured))
 
 
 def load(config: str | None, overrides: dict[str, Any] | None = None) -> BridgeConfig:

@@ -26,8 +26,9 @@ def _setup(config: str | None, store: str | None) -> Setup:
     from bridge.tunnel.setup import Setup
 
     path = config_path(config)
-    workspace = load_config(path).tunnel.workspace
-    vault = open_store(store)
+    loaded = load_config(path)
+    workspace = loaded.tunnel.workspace
+    vault = open_store(store, loaded)
     return Setup(path, vault, TunnelsApi(client_for(vault), workspace=workspace))
 
 

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from vaults.store import Store
-from vaults.verifier import TokenIndex
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +37,7 @@ def run_cli(
 def accepted_with_value(store: Store, name: str) -> list[int]:
     """Versions of ``name`` that the verifier accepts AND whose value is in the keyring."""
     found = []
-    with TokenIndex(store.index.path) as verifier:
+    with store.token_index() as verifier:
         for version in store.show(name).versions:
             value = store.backend.get(store.service, store.value_key(name, version.version))
             if value is not None and verifier.verify(value) is not None:

@@ -49,6 +49,9 @@ CONTRACT = {
     "remove": [],
     "audit": ["--json", "--since"],
     "doctor": ["--json", "--accept-wal-loss"],
+    "migrate": [],
+    "export": ["--key-file"],
+    "import": ["--key-file"],
 }
 
 

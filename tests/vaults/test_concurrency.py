@@ -7,8 +7,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.vaults._vault import consistent, run_cli, subprocess_env
 from vaults import Store
+
+pytestmark = pytest.mark.usefixtures("engine")  # each test on SQLite and on PostgreSQL
 
 _WRITER = """
 import sys, time

@@ -9,6 +9,8 @@ import pytest
 from tests.vaults._vault import accepted_with_value, consistent, run_cli
 from vaults import Store, tokens
 
+pytestmark = pytest.mark.usefixtures("engine")  # each test on SQLite and on PostgreSQL
+
 
 def _killed_after(point: str, *args: str, input: str | None = None) -> None:
     done = run_cli("rotate", *args, input=input, MCP_VAULT_CRASH_AFTER=point)

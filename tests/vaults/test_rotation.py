@@ -244,6 +244,7 @@ def test_rotate_due_rotates_only_tokens_past_their_period(store: Store) -> None:
     assert store.show("never").current.version == 1  # type: ignore[union-attr]
 
 
+@pytest.mark.sqlite_only  # PostgreSQL's lock tells: see test_postgres.py
 def test_a_rotation_owned_by_another_host_needs_an_explicit_resume(store: Store) -> None:
     store.add_token("agents")
     with pytest.raises(_Interrupted):
@@ -254,6 +255,7 @@ def test_a_rotation_owned_by_another_host_needs_an_explicit_resume(store: Store)
     assert rotate(store, "agents", resume=True).version == 2
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_a_reused_pid_does_not_keep_an_interrupted_rotation_locked(store: Store) -> None:
     store.add_token("agents")

@@ -47,6 +47,7 @@ def test_without_flag_or_environment_the_store_is_in_the_xdg_data_dir(
     assert vaults.resolve_store_dir("") == expected
 
 
+@pytest.mark.sqlite_only
 def test_the_index_is_sqlite_in_wal_mode_with_a_schema_version(store: Store) -> None:
     with sqlite3.connect(store.store_dir / FILENAME) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -175,12 +176,23 @@ def test_every_change_is_audited_without_values(store: Store) -> None:
     assert store.audit(since=rows[-1].at) == [rows[-1]]
 
 
-def test_a_change_whose_audit_row_fails_is_not_made(store: Store) -> None:
+def test_a_change_whose_audit_row_fails_is_not_made(store: Store, engine: str) -> None:
     store.add_token("before")
-    with sqlite3.connect(store.store_dir / FILENAME) as conn:
-        conn.execute(
-            "CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit "
-            "disk full'); END"
+    if engine == "sqlite":
+        with sqlite3.connect(store.store_dir / FILENAME) as conn:
+            conn.execute(
+                "CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit "
+                "disk full'); END"
+            )
+        conn.close()
+    else:
+        store.index.execute(
+            "CREATE FUNCTION no_audit() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'audit disk full'; END $$"
+        )
+        store.index.execute(
+            "CREATE TRIGGER no_audit BEFORE INSERT ON audit FOR EACH ROW "
+            "EXECUTE FUNCTION no_audit()"
         )
     for change in (
         lambda: store.add_token("agents"),
@@ -210,6 +222,7 @@ def test_values_and_tokens_never_show_in_reprs_or_errors(store: Store) -> None:
         assert value not in joined
 
 
+@pytest.mark.sqlite_only  # PostgreSQL: test_postgres.py reads every table
 def test_no_value_is_written_to_any_store_file_but_the_secret_backends(store: Store) -> None:
     values = [store.add_token(f"t{i}").token for i in range(3)]
     values.append(rotate(store, "t0", grace=3600).value)
@@ -239,9 +252,13 @@ def test_a_damaged_index_is_a_store_error_that_says_what_to_do(tmp_path: Path) -
         Store.open(store_dir)
 
 
-def test_an_index_from_a_newer_version_is_refused(store: Store) -> None:
-    with sqlite3.connect(store.store_dir / FILENAME) as conn:
-        conn.execute("PRAGMA user_version = 99")
+def test_an_index_from_a_newer_version_is_refused(store: Store, engine: str) -> None:
+    if engine == "sqlite":
+        with sqlite3.connect(store.store_dir / FILENAME) as conn:
+            conn.execute("PRAGMA user_version = 99")
+        conn.close()
+    else:
+        store.index.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)")
     with pytest.raises(StoreError, match="upgrade mcp-vault"):
         Store.open()
 

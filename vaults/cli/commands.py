@@ -31,7 +31,8 @@ def init(options: Options) -> None:
     """Create the store (idempotent) and check that the keyring works."""
     with options.open(create=True) as store:
         store.init()
-        click.echo(f"vault store {store.store_dir} (id {store.store_id})")
+        schema = store.index.schema_version
+        click.echo(f"vault store {store.location} (id {store.store_id}, schema v{schema})")
         click.echo(f"keyring: {store.backend.name}: {store.backend.description}")
 
 

@@ -26,12 +26,15 @@ class Options:
     store_dir: str | None
     backend: str | None
 
-    def open(self, *, create: bool, accept_wal_loss: bool = False) -> Store:
+    def open(
+        self, *, create: bool, accept_wal_loss: bool = False, upgrade: bool | None = None
+    ) -> Store:
         return Store.open(
             Path(self.store_dir) if self.store_dir else None,
             backend=self.backend,
             create=create,
             accept_wal_loss=accept_wal_loss,
+            upgrade=upgrade,
         )
 
 
@@ -83,7 +86,8 @@ public_url_option = click.option("--public-url", metavar="URL", help="The bridge
     "--store",
     "store_dir",
     metavar="DIR",
-    help="Vault store directory (default: $MCP_VAULT_DIR, else the per-user data directory).",
+    help="Vault store directory (default: $MCP_VAULT_DIR, else the per-user data directory); "
+    "the index is there unless $MCP_VAULT_DATABASE_URL names a PostgreSQL database.",
 )
 @click.option(
     "--backend",

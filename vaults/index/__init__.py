@@ -1,21 +1,23 @@
-"""The SQLite index of the store: one module per table, the connection and the schema apart.
+"""The index of the store: one module per table, the engines and the schema apart.
 
 It holds names, kinds, scopes, versions and states, token key ids and SHA-256 hashes, the rotation
 journal, remote links and the audit trail. It never holds a secret value. ``Index`` opens (and
-migrates) the file and gives one object per table: ``index.credentials.get(name)``,
-``index.versions.insert(...)``, ``index.rotations``, ``index.links``, ``index.pushes``,
-``index.meta``.
+migrates) the database, SQLite in the store directory (``sqlite``) or PostgreSQL at a URL
+(``postgres``), both behind ``database.Database``, and gives one object per table:
+``index.credentials.get(name)``, ``index.versions.insert(...)``, ``index.rotations``,
+``index.links``, ``index.pushes``, ``index.meta``.
 """
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
-from vaults.errors import IndexDamageError, StoreError
-from vaults.index import wal
+from vaults.errors import StoreError
 from vaults.index.credentials import Credentials
-from vaults.index.database import BUSY_TIMEOUT_MS, Database, connect, store_error
+from vaults.index.database import Changes, Connection, Cursor, Database, Hold
 from vaults.index.links import Links
 from vaults.index.meta import Meta
 from vaults.index.pushes import Pushes
@@ -33,12 +35,9 @@ from vaults.index.records import (
 )
 from vaults.index.rotations import Rotations
 from vaults.index.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
+from vaults.index.sqlite import BUSY_TIMEOUT_MS, FILENAME, SqliteDatabase, connect, store_error
 from vaults.index.versions import LIVE_STATES, Versions, load_live_tokens
 from vaults.index.wal import WalDamage
-from vaults.paths import ensure_private_file, make_private
-from vaults.sqlite import enable_wal
-
-FILENAME = "index.db"
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -46,8 +45,12 @@ __all__ = [
     "LIVE_STATES",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "Changes",
+    "Connection",
     "CredentialInfo",
+    "Cursor",
     "Database",
+    "Hold",
     "Index",
     "Link",
     "LiveToken",
@@ -59,80 +62,97 @@ __all__ = [
     "connect",
     "load_live_tokens",
     "moment",
+    "open_database",
     "period",
     "stamp",
     "store_error",
 ]
 
 
-class Index(Database):
-    """``index.db`` of a store directory, migrated; callers wrap changes in ``index.write()``.
+def open_database(
+    store_dir: Path,
+    database_url: str | None = None,
+    *,
+    create: bool = True,
+    accept_wal_loss: bool = False,
+) -> tuple[Database, WalDamage | None]:
+    """The database of a store, not migrated yet: PostgreSQL at ``database_url`` if given,
+    else ``index.db`` in ``store_dir``; and the WAL damage accepted (SQLite)."""
+    if database_url:
+        from vaults.index.postgres import PostgresDatabase
 
-    Before SQLite opens the file, its write-ahead log is checked (``wal``): a damaged one is an
-    IndexDamageError, unless ``accept_wal_loss``, in which case the state before the damage is
-    kept for good and ``accepted_loss`` says what was dropped.
+        return PostgresDatabase(database_url), None
+    return SqliteDatabase.open(store_dir, create=create, accept_wal_loss=accept_wal_loss)
+
+
+class Index:
+    """A store's index, migrated (see ``schema``); callers wrap changes in ``index.write()``.
+
+    ``accepted_loss`` says what a damaged SQLite log lost when ``accept_wal_loss`` kept the
+    state before it; ``upgraded`` the schema versions before and after opening.
     """
 
     def __init__(
-        self, store_dir: Path, *, create: bool = True, accept_wal_loss: bool = False
+        self,
+        store_dir: Path,
+        *,
+        database_url: str | None = None,
+        create: bool = True,
+        accept_wal_loss: bool = False,
+        upgrade: bool | None = None,
     ) -> None:
-        path = store_dir / FILENAME
-        fresh = not path.exists()
-        if fresh:
-            if not create:
-                raise StoreError(
-                    f"no vault store at {store_dir}: run mcp-vault init, "
-                    "or point --store / MCP_VAULT_DIR at an existing store"
-                )
-            ensure_private_file(path)
-        self.accepted_loss = None if fresh else _check_wal(path, accept=accept_wal_loss)
-        super().__init__(path)
+        self.db, self.accepted_loss = open_database(
+            store_dir, database_url, create=create, accept_wal_loss=accept_wal_loss
+        )
         try:
-            enable_wal(self._conn)
-            migrate(self)
-        except sqlite3.Error as exc:
-            self.close()
-            raise store_error(exc, path) from exc
+            if not create and self.db.engine != "sqlite" and schema_version(self.db) == 0:
+                raise StoreError(
+                    f"no vault store in {self.db.location}: run mcp-vault init, or point "
+                    "MCP_VAULT_DATABASE_URL at the database the store is in"
+                )
+            self.upgraded = migrate(self.db, upgrade=upgrade)
         except BaseException:
-            self.close()
+            self.db.close()
             raise
-        if fresh:
-            # Later -wal/-shm files inherit the database file's mode from SQLite.
-            for suffix in ("", "-wal", "-shm"):
-                make_private(path.with_name(path.name + suffix))
-        self.meta = Meta(self)
-        self.versions = Versions(self)
-        self.rotations = Rotations(self)
-        self.links = Links(self)
-        self.pushes = Pushes(self, self.links)
-        self.credentials = Credentials(self, self.versions, self.rotations, self.links)
+        self.meta = Meta(self.db)
+        self.versions = Versions(self.db)
+        self.rotations = Rotations(self.db)
+        self.links = Links(self.db)
+        self.pushes = Pushes(self.db, self.links)
+        self.credentials = Credentials(self.db, self.versions, self.rotations, self.links)
+
+    @property
+    def engine(self) -> str:
+        return self.db.engine
+
+    @property
+    def location(self) -> str:
+        """Where the index is, as messages name it (a path, or a URL without password)."""
+        return self.db.location
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (None on PostgreSQL)."""
+        return self.db.path
 
     @property
     def schema_version(self) -> int:
-        return schema_version(self)
+        return schema_version(self.db)
 
+    def close(self) -> None:
+        self.db.close()
 
-def _check_wal(path: Path, *, accept: bool) -> WalDamage | None:
-    damage = wal.check(path)
-    if damage is None:
-        return None
-    lost = (
-        f"{damage.frames} frames ({damage.transactions} committed transactions) from frame "
-        f"{damage.first_frame} on"
-    )
-    if not accept:
-        raise IndexDamageError(
-            f"index {wal.wal_path(path)} is damaged: SQLite would silently drop {lost}, and the "
-            "store would look older than it is; restore the store directory from a backup, or "
-            "keep the state before the damage with mcp-vault doctor --accept-wal-loss",
-            frames=damage.frames,
-            transactions=damage.transactions,
-        )
-    try:
-        wal.accept_loss(path, BUSY_TIMEOUT_MS / 1000)
-    except sqlite3.Error as exc:
-        raise StoreError(
-            f"index {path}: cannot drop the damaged log ({exc}); stop the bridge and every other "
-            "mcp-vault using this store, then retry"
-        ) from exc
-    return damage
+    def write(self) -> AbstractContextManager[Connection]:
+        """A write transaction (see ``Database.write``)."""
+        return self.db.write()
+
+    def read(self) -> AbstractContextManager[Connection]:
+        """A consistent snapshot (see ``Database.read``)."""
+        return self.db.read()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        return self.db.execute(sql, params)
+
+    def hold(self, key: str) -> Hold | None:
+        """Take ``key`` across processes (see ``Hold``), or None if another process has it."""
+        return self.db.hold(key)

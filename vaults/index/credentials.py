@@ -65,12 +65,12 @@ class Credentials:
     def insert(
         self, name: str, kind: str, scopes: Iterable[str], rotate_every: float | None, now: float
     ) -> int:
-        cursor = self._db.execute(
+        row = self._db.execute(
             "INSERT INTO credentials (name, kind, scopes, rotate_every, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (name, kind, json.dumps(list(scopes)), rotate_every, now, now),
-        )
-        return int(cursor.lastrowid or 0)
+        ).fetchone()
+        return int(row[0])
 
     def set_generated(
         self, credential_id: int, generator: str | None, rotate_every: float | None, now: float

@@ -1,122 +1,133 @@
-"""The index's SQLite connection: pragmas, transactions, sqlite3 errors turned into StoreError."""
+"""The index's database: one interface over SQLite (the embedded default) and PostgreSQL (fleets).
+
+Why a thin dialect layer of our own rather than SQLAlchemy Core: the index is some forty
+hand-written statements over a few small tables, all in the SQL both engines share (``?``
+placeholders, ``INSERT ... ON CONFLICT``, ``RETURNING``). What differs is a short list, and each
+item is one method of :class:`Database`: the placeholder style and the column types of the
+migrations (``BLOB``/``BYTEA``), where the schema version is kept, how writers are serialised
+(SQLite's ``BEGIN IMMEDIATE``, a transaction-scoped advisory lock on PostgreSQL), how the
+verifier learns of a change (``PRAGMA data_version``, ``LISTEN``/``NOTIFY``) and the lock a
+rotation holds across processes (a session advisory lock on PostgreSQL). SQLAlchemy Core would
+rewrite every statement into its expression language, put a large dependency in front of every
+``mcp-vault`` command, and still leave NOTIFY, advisory locks and SQLite's WAL check to
+engine-specific code.
+
+Callers use a :class:`Connection` (``execute(sql, params)``, ``?`` placeholders, rows as tuples)
+inside ``with db.write():`` or ``with db.read():``; every driver error comes out as a
+StoreError, a unique-key conflict as ConflictError.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol, TypeVar
 
-from vaults.errors import StoreError
-
-BUSY_TIMEOUT_MS = 5000
+T = TypeVar("T")
 
 
-def store_error(exc: sqlite3.Error, path: Path) -> StoreError:
-    """Translate a sqlite3 error into a StoreError that says how to fix it."""
-    text = str(exc)
-    lowered = text.lower()
-    if "locked" in lowered or "busy" in lowered:
-        hint = "another mcp-vault process holds it too long; try again"
-    elif "readonly" in lowered or "read-only" in lowered:
-        hint = "check that you own the store directory and its files (dir 0700, files 0600)"
-    elif "unable to open" in lowered:
-        hint = "check that the store directory exists and is yours (mcp-vault init creates it)"
-    elif "not a database" in lowered or "malformed" in lowered:
-        hint = "the file is damaged; move it aside and run mcp-vault init, or restore a backup"
-    else:
-        hint = "run mcp-vault doctor"
-    return StoreError(f"index {path}: {text}; {hint}")
+class Cursor(Protocol):
+    """The rows of one statement."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection to an existing index with the store's pragmas (WAL, busy timeout)."""
-    try:
-        conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.Error as exc:
-        raise store_error(exc, path) from exc
-    return conn
+class Connection(Protocol):
+    """What a transaction hands its caller: statements with ``?`` placeholders."""
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor: ...
 
 
-class Database:
-    """One connection to ``path``; changes go in ``with db.write():``, reads in ``db.read()``."""
+class Changes(Protocol):
+    """How a long-lived reader (the verifier) learns that the index changed."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._conn = connect(path)
+    def changed(self, *, strict: bool = False) -> bool:
+        """Whether the index changed since the last snapshot; ``strict`` asks the database
+        itself where the cheap answer could lag behind a commit."""
+        ...
 
-    def close(self) -> None:
-        self._conn.close()
+    def snapshot(self, load: Callable[[Connection], T]) -> T:
+        """``load`` run in one consistent snapshot, which becomes the one ``changed`` compares
+        with."""
+        ...
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """An IMMEDIATE transaction (nested uses join the outer one); rolls back on error."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self._conn
-                finally:
-                    self._depth -= 1
-                return
-            self._begin("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise store_error(exc, self.path) from exc
-            except BaseException:
-                self._rollback()
-                raise
-            finally:
-                self._depth = 0
+    def close(self) -> None: ...
 
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+
+class Hold:
+    """Ownership of a key across processes (a rotation, a push), until :meth:`release`.
+
+    ``exclusive`` says whether the engine enforces it: then no other process, on any host,
+    holds the same key meanwhile, and a holder that dies loses it. SQLite's hold is not
+    exclusive (the rotation journal's host:pid decides there).
+    """
+
+    exclusive = False
+
+    def release(self) -> None:
+        """Give the key up (idempotent)."""
+
+
+class Database(ABC):
+    """One index database; ``location`` names it in messages (never with a password)."""
+
+    engine: ClassVar[str]
+    # Whether opening an index at an older schema upgrades it, or waits for mcp-vault migrate.
+    auto_upgrade: ClassVar[bool]
+    location: str
+    path: Path | None = None  # the SQLite file
+    url: str | None = None  # the PostgreSQL URL (it may hold a password: never in messages)
+
+    @abstractmethod
+    def write(self) -> contextlib.AbstractContextManager[Connection]:
+        """A transaction that writers take one at a time (nested uses join the outer one);
+        committed at the end of the block, rolled back on an error."""
+
+    @abstractmethod
+    def read(self) -> contextlib.AbstractContextManager[Connection]:
         """A consistent snapshot for several queries."""
-        with self._lock:
-            if self._depth:
-                yield self._conn
-                return
-            self._begin("BEGIN")
-            try:
-                yield self._conn
-            except sqlite3.Error as exc:
-                raise store_error(exc, self.path) from exc
-            finally:
-                self._depth = 0
-                self._rollback()
 
-    def _begin(self, statement: str) -> None:
-        try:
-            self._conn.execute(statement)
-        except sqlite3.Error as exc:
-            raise store_error(exc, self.path) from exc
-        self._depth = 1
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        """One statement, inside the caller's transaction if this thread is in one."""
 
-    def _rollback(self) -> None:
-        if self._conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):  # the transaction is gone either way
-                self._conn.execute("ROLLBACK")
+    @abstractmethod
+    def close(self) -> None: ...
 
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        """Run one statement (inside the caller's transaction, if any).
+    @abstractmethod
+    def schema_version(self, conn: Connection) -> int:
+        """The number of migrations applied (0: an empty database)."""
 
-        An IntegrityError is raised as is, for the caller to say which row conflicts.
-        """
-        try:
-            return self._conn.execute(sql, params)
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as exc:
-            raise store_error(exc, self.path) from exc
+    @abstractmethod
+    def set_schema_version(self, conn: Connection, version: int) -> None: ...
+
+    def statements(self, migration: str) -> list[str]:
+        """The statements of one migration (written in SQLite's dialect), for this engine."""
+        return [part.strip() for part in migration.split(";\n") if part.strip()]
+
+    @abstractmethod
+    def hold(self, key: str) -> Hold | None:
+        """Take ``key`` for this process, or None if another process holds it."""
+
+    def held(self, key: str) -> bool | None:
+        """Whether some process holds ``key`` now; None where the engine cannot tell."""
+        return None
+
+    @abstractmethod
+    def integrity(self) -> tuple[bool, str]:
+        """Whether the engine finds the database sound, and what it says."""
+
+
+def is_query(sql: str) -> bool:
+    """Whether ``sql`` only reads (a SELECT or a PRAGMA that reads)."""
+    head = sql.lstrip()[:6].upper()
+    return head == "SELECT" or (head == "PRAGMA" and "=" not in sql)

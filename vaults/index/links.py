@@ -53,12 +53,12 @@ class Links:
         remote_id: str | None,
         now: float,
     ) -> int:
-        cursor = self._db.execute(
+        row = self._db.execute(
             "INSERT INTO links (credential_id, kind, vault_id, remote_id, url, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (credential_id, kind, vault_id, remote_id, url, now, now),
-        )
-        return int(cursor.lastrowid or 0)
+        ).fetchone()
+        return int(row[0])
 
     def update(self, link_id: int, now: float, **changes: Any) -> None:
         unknown = set(changes) - _CHANGEABLE

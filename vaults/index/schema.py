@@ -1,4 +1,12 @@
-"""The index's tables, and migrating an index to this version's schema (``PRAGMA user_version``)."""
+"""The index's tables, and the versioned migrations that bring any index to this version's schema.
+
+Each migration is one entry of :data:`MIGRATIONS`, written once in SQLite's dialect; the
+PostgreSQL engine maps its column types (``vaults.index.postgres``). The number applied is kept
+by the engine (SQLite's ``PRAGMA user_version``, PostgreSQL's ``schema_migrations`` table). An
+empty database gets every migration when it is opened. An older schema is upgraded when opened on
+SQLite (one machine, as it always was); on PostgreSQL only by ``mcp-vault migrate``, because
+replicas of two versions may share the database and the upgrade is the operator's step.
+"""
 
 from __future__ import annotations
 
@@ -87,22 +95,37 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def schema_version(db: Database) -> int:
-    """The schema version the index at ``db`` is at (0: empty)."""
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
+    """The number of migrations applied to ``db`` (0: empty)."""
+    with db.read() as conn:
+        return db.schema_version(conn)
 
 
-def migrate(db: Database) -> None:
-    """Bring the index to :data:`SCHEMA_VERSION`; StoreError if it is newer than this code."""
-    if schema_version(db) == SCHEMA_VERSION:
-        return
+def migrate(db: Database, *, upgrade: bool | None = None) -> tuple[int, int]:
+    """Apply the migrations ``db`` lacks; returns the schema version before and after.
+
+    ``upgrade`` says whether an older schema may be upgraded (default: the engine's policy, see
+    the module docstring); StoreError saying to run ``mcp-vault migrate`` if not, and if the
+    schema is newer than this code.
+    """
+    target = len(MIGRATIONS)
+    current = schema_version(db)
+    if current == target:
+        return current, current
     with db.write() as conn:
-        current = schema_version(db)
-        if current > SCHEMA_VERSION:
+        current = db.schema_version(conn)
+        if current > target:
             raise StoreError(
-                f"index {db.path} has schema v{current}, newer than this mcp-vault "
-                f"understands (v{SCHEMA_VERSION}); upgrade mcp-vault"
+                f"index {db.location} has schema v{current}, newer than this mcp-vault "
+                f"understands (v{target}); upgrade mcp-vault"
             )
-        for number in range(current, SCHEMA_VERSION):
-            for statement in MIGRATIONS[number].split(";\n"):
+        if 0 < current < target and not (db.auto_upgrade if upgrade is None else upgrade):
+            raise StoreError(
+                f"index {db.location} has schema v{current}, this mcp-vault needs v{target}: "
+                "run mcp-vault migrate once (from any host) when every replica runs a version "
+                f"that knows v{target}"
+            )
+        for number in range(current, target):
+            for statement in db.statements(MIGRATIONS[number]):
                 conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.set_schema_version(conn, number + 1)
+    return current, target

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 
-from vaults.index.database import Database
+from vaults.index.database import Connection, Database
 from vaults.index.records import LiveToken, VersionInfo, moment, optional_moment
 
 LIVE_STATES = ("pending", "current", "previous")
@@ -61,9 +60,7 @@ class Versions:
         )
 
 
-def load_live_tokens(
-    conn: sqlite3.Connection, accepted: Iterable[str] | None = None
-) -> list[LiveToken]:
+def load_live_tokens(conn: Connection, accepted: Iterable[str] | None = None) -> list[LiveToken]:
     """Every token version in a live state, optionally only of the ``accepted`` names."""
     sql = (
         "SELECT v.kid, v.hash, v.state, v.not_after, c.scopes, c.name, v.version "

@@ -19,7 +19,7 @@ from vaults.rotation.generators import (
     register_generator,
     unregister_generator,
 )
-from vaults.rotation.journal import CRASH_ENV, crash_checkpoint, owner_alive
+from vaults.rotation.journal import CRASH_ENV, crash_checkpoint, owner_alive, owning
 from vaults.rotation.pushers import (
     Pusher,
     Retirer,
@@ -46,6 +46,7 @@ __all__ = [
     "expire",
     "generator_for",
     "owner_alive",
+    "owning",
     "plugins",
     "pusher_for",
     "register_generator",

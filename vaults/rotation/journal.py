@@ -1,7 +1,9 @@
 """Who owns a rotation's journal row: this process's owner id, and whether an owner is alive.
 
 The journal row (table ``rotations``) is also the lock: one rotation at a time per credential. A
-row whose owner is gone is stale, and the next rotation (or ``--resume``) takes it over.
+row whose owner is gone is stale, and the next rotation (or ``--resume``) takes it over. On
+PostgreSQL the owner also holds the credential's advisory lock (``Store.hold``) for the whole
+rotation, which tells for sure, from any host, whether it is still alive.
 """
 
 from __future__ import annotations
@@ -10,9 +12,16 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vaults.index import RotationInfo
+from vaults.errors import RotationInProgressError
+from vaults.index import Hold, RotationInfo
+
+if TYPE_CHECKING:
+    from vaults.store import Store
 
 CRASH_ENV = "MCP_VAULT_CRASH_AFTER"
 
@@ -59,8 +68,13 @@ def elsewhere(owner: str) -> bool:
     return parse_owner(owner)[0] != socket.gethostname()
 
 
-def owner_alive(owner: str, store_id: str, name: str) -> bool:
-    """Whether the process that owns a journal row may still be working on it."""
+def owner_alive(owner: str, store_id: str, name: str, *, held: bool | None = None) -> bool:
+    """Whether the process that owns a journal row may still be working on it.
+
+    ``held`` is what the store's lock says (``Store.held``), where the engine can tell.
+    """
+    if held is not None:
+        return held
     host, pid_text, started = parse_owner(owner)
     if host != socket.gethostname():
         return True  # cannot tell; the user decides with --resume after checking that host
@@ -100,3 +114,20 @@ def busy_message(name: str, journal: RotationInfo) -> str:
         f"rotation of {name} already in progress (pid {pid} on {host} since {since}); wait for "
         f"it, or run mcp-vault rotate {name} --resume if that process is gone"
     )
+
+
+@contextmanager
+def owning(store: Store, name: str) -> Iterator[Hold]:
+    """``store.hold(name)`` for the block (a push outside a rotation takes it too);
+    RotationInProgressError if another process holds it."""
+    hold = store.hold(name)
+    if hold is None:
+        raise RotationInProgressError(
+            f"a rotation or push of {name} is already in progress in another process (on this "
+            "or another host); wait for it and retry",
+            name=name,
+        )
+    try:
+        yield hold
+    finally:
+        hold.release()

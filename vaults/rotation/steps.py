@@ -7,7 +7,6 @@ accepted token whose value is in the keyring, and a rerun (``resume``) finishes 
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from vaults.errors import (
     UsageError,
     VaultError,
 )
-from vaults.index import CredentialInfo, RotationInfo, period
+from vaults.index import Connection, CredentialInfo, Hold, RotationInfo, period
 from vaults.rotation import journal as owners
 from vaults.rotation.generators import generator_for
 from vaults.rotation.pushers import pusher_for
@@ -72,14 +71,24 @@ class Rotation:
         self.owner = owners.owner_id()
         self.value: str | None = None
         self.marked = False
+        self.hold: Hold | None = None
 
     def claim(self, *, grace: float, resume: bool, needs_value: bool) -> tuple[RotationInfo, bool]:
         """Insert the journal row (or take over a stale one); returns it and whether resumed."""
+        self.hold = self.store.hold(self.name)
         try:
+            if self.hold is None:
+                journal = self.store.show(self.name).rotation
+                raise RotationInProgressError(
+                    owners.busy_message(self.name, journal)
+                    if journal is not None
+                    else f"a rotation or push of {self.name} is already in progress in another "
+                    "process (on this or another host); wait for it and retry",
+                    name=self.name,
+                )
             return self._claim(grace=grace, resume=resume, needs_value=needs_value)
         except BaseException:
-            if self.marked:
-                self.release()
+            self.release()
             raise
 
     def _claim(self, *, grace: float, resume: bool, needs_value: bool) -> tuple[RotationInfo, bool]:
@@ -123,7 +132,11 @@ class Rotation:
             else:
                 # --resume on this host is the user saying the other host's process is gone.
                 taking_over = resume and owners.elsewhere(journal.owner)
-                alive = owners.owner_alive(journal.owner, self.store.store_id, self.name)
+                # An exclusive hold (PostgreSQL) proves the owner gone, on whatever host.
+                exclusive = self.hold is not None and self.hold.exclusive
+                alive = not exclusive and owners.owner_alive(
+                    journal.owner, self.store.store_id, self.name
+                )
                 if not taking_over and alive:
                     raise RotationInProgressError(
                         owners.busy_message(self.name, journal), name=self.name
@@ -147,11 +160,15 @@ class Rotation:
         self.marked = True
 
     def release(self) -> None:
-        owners.mark_done(self.store.store_id, self.name)
-        self.marked = False
+        if self.marked:
+            owners.mark_done(self.store.store_id, self.name)
+            self.marked = False
+        if self.hold is not None:
+            self.hold.release()
+            self.hold = None
 
     @contextmanager
-    def _step(self, step: str) -> Iterator[tuple[CredentialInfo, sqlite3.Connection]]:
+    def _step(self, step: str) -> Iterator[tuple[CredentialInfo, Connection]]:
         """A transaction in which this process still owns the journal at ``step``."""
         with self.index.write() as conn:
             info = self.index.credentials.get(self.name)
@@ -311,7 +328,7 @@ class Rotation:
         return info.kind, new.kid if new else None, tuple(ended)
 
     def _retire_older(
-        self, info: CredentialInfo, conn: sqlite3.Connection, version: int, grace: float, now: float
+        self, info: CredentialInfo, conn: Connection, version: int, grace: float, now: float
     ) -> tuple[list[int], list[int]]:
         """The current version becomes previous (for ``grace``); every older previous is retired,
         its grace window ended early if it was still open, so that at most current + previous
