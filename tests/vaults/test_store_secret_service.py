@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from vaults import Store, rotate
+from vaults import Store, doctor, rotate
 
 _SECRET_SERVICE = "keyring.backends.SecretService.Keyring"
 
@@ -35,7 +35,7 @@ def test_tokens_and_secrets_live_in_the_secret_service() -> None:
         assert verifier.verify(rotated.value) is not None
         assert store.secret("crm") == "crm-value"
         assert store.reveal("agents") == rotated.value
-        assert all(check.ok for check in store.doctor())
+        assert all(check.ok for check in doctor.checks(store))
         assert not (store.store_dir / "secrets.db").exists()
         store.remove("agents")
         store.remove("crm")
