@@ -74,34 +74,39 @@ class TokenIndex:
         self._entries: dict[str, tuple[LiveToken, Principal]] = {}
         self._checked_at = 0.0
         self._changes: Changes
-        if isinstance(index, str) and index.startswith(DATABASE_SCHEMES):
-            from vaults.index.listener import PostgresChanges
+        # Held until the table is loaded: the listener thread may hear of a change (and call
+        # _notified, which takes the lock) before this constructor has finished.
+        with self._lock:
+            if isinstance(index, str) and index.startswith(DATABASE_SCHEMES):
+                from vaults.index.listener import PostgresChanges
 
-            self.index_path: Path | None = None
-            self.miss_interval = POSTGRES_MISS_INTERVAL if miss_interval is None else miss_interval
-            self._changes = PostgresChanges(
-                index, on_change=self._notified, reconcile_interval=reconcile_interval
-            )
-            self.location = self._changes.location
-        else:
-            path = Path(index)
-            if not path.is_file():
-                raise StoreError(
-                    f"no vault index at {path}: run mcp-vault init (or point MCP_VAULT_DIR "
-                    "at the store the tokens were minted in)"
+                self.index_path: Path | None = None
+                self.miss_interval = (
+                    POSTGRES_MISS_INTERVAL if miss_interval is None else miss_interval
                 )
-            self.index_path = path
-            self.location = str(path)
-            self.miss_interval = 0.0 if miss_interval is None else miss_interval
-            self._changes = SqliteChanges(path)
-        self._missed_at = -self.miss_interval
-        # A verifier dropped without close() still lets go of its connections (and thread).
-        self._closer = weakref.finalize(self, self._changes.close)
-        try:
-            self._reload()
-        except BaseException:
-            self._closer()
-            raise
+                self._changes = PostgresChanges(
+                    index, on_change=self._notified, reconcile_interval=reconcile_interval
+                )
+                self.location = self._changes.location
+            else:
+                path = Path(index)
+                if not path.is_file():
+                    raise StoreError(
+                        f"no vault index at {path}: run mcp-vault init (or point MCP_VAULT_DIR "
+                        "at the store the tokens were minted in)"
+                    )
+                self.index_path = path
+                self.location = str(path)
+                self.miss_interval = 0.0 if miss_interval is None else miss_interval
+                self._changes = SqliteChanges(path)
+            self._missed_at = -self.miss_interval
+            # A verifier dropped without close() still lets go of its connections (and thread).
+            self._closer = weakref.finalize(self, self._changes.close)
+            try:
+                self._reload()
+            except BaseException:
+                self._closer()
+                raise
 
     def close(self) -> None:
         self._closer()

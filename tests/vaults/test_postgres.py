@@ -4,6 +4,7 @@ holder. The store's contract on both engines is in the other test modules."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -190,6 +191,44 @@ def test_a_token_minted_elsewhere_is_accepted_at_once(postgres_url: str) -> None
                 minted = other.add_token("second")
             assert verifier.verify(minted.token) is not None  # the miss asks the database
             assert verifier.verify(tokens.generate()) is None
+
+
+def test_a_miss_that_finds_a_newer_revision_reloads_at_once_in_the_callers_thread(
+    postgres_url: str,
+) -> None:
+    # A token committed without a notification (the listener has not heard of it yet): the
+    # miss reads the newer revision and reloads in the thread that verifies, which holds the
+    # verifier's lock; the listener's callback (which takes that lock too) must not run there.
+    token = tokens.generate()
+    parsed = tokens.parse(token)
+    assert parsed is not None
+    with Store.open(database_url=postgres_url) as store:
+        store.add_token("first")
+        verifier = store.token_index(check_interval=3600, miss_interval=0)
+    verifier._changes.reconcile_interval = 3600  # type: ignore[attr-defined]
+    try:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:  # no NOTIFY
+            now = time.time()
+            row = conn.execute(
+                "INSERT INTO credentials (name, kind, scopes, created_at, updated_at) "
+                "VALUES ('second', 'token', '[]', %s, %s) RETURNING id",
+                (now, now),
+            ).fetchone()
+            assert row is not None
+            conn.execute(
+                "INSERT INTO versions (credential_id, version, state, kid, hash, created_at) "
+                "VALUES (%s, 1, 'current', %s, %s, %s)",
+                (row[0], parsed.kid, tokens.hash_secret(parsed.secret), now),
+            )
+            conn.execute("UPDATE meta SET value = '999' WHERE key = 'revision'")
+        found: list[object] = []
+        worker = threading.Thread(target=lambda: found.append(verifier.verify(token)), daemon=True)
+        worker.start()
+        worker.join(5.0)
+        assert not worker.is_alive(), "verify deadlocked on its own lock"
+        assert found and found[0] is not None
+    finally:
+        verifier.close()
 
 
 def test_a_change_made_by_hand_is_reconciled(postgres_url: str) -> None:

@@ -73,7 +73,9 @@ class PostgresChanges:
 
     def changed(self, *, strict: bool = False) -> bool:
         if strict:
-            self._heard(self._read_revision())
+            # The caller reloads itself when this says so, and may hold the lock its own
+            # on_change takes: the callback is for the listener thread only.
+            self._heard(self._read_revision(), call=False)
         return self.notified != self._loaded
 
     def snapshot(self, load: Callable[[Connection], T]) -> T:
@@ -118,10 +120,12 @@ class PostgresChanges:
                 self._drop()
                 raise pg_error(exc, self.location) from exc
 
-    def _heard(self, revision: int) -> None:
+    def _heard(self, revision: int, *, call: bool = True) -> None:
         if revision <= self.notified or self._stop.is_set():
             return
         self.notified = revision
+        if not call:
+            return
         on_change = None if self._on_change is None else self._on_change()
         if on_change is not None and revision != self._loaded:
             try:
