@@ -6,12 +6,16 @@ own ``exit_code`` (1 operational, 2 usage); click's own usage errors exit 2.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 
 import click
 
 from mcpb.errors import ProjectError
+
+# click names the extra arguments it got; one may be a secret typed where stdin was meant.
+_EXTRA = re.compile(r"^(Got unexpected extra arguments?) \(.*\)$", re.DOTALL)
 
 
 def run(group: click.Group, prog: str, argv: Sequence[str] | None = None) -> int:
@@ -26,7 +30,7 @@ def run(group: click.Group, prog: str, argv: Sequence[str] | None = None) -> int
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see {exc.ctx.command_path} --help)"
-        click.echo(f"{prog}: error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"{prog}: error: {_shown(exc.format_message())}{hint}", err=True)
         return exc.exit_code
     except ProjectError as exc:
         click.echo(f"{prog}: error: {exc}", err=True)
@@ -35,3 +39,10 @@ def run(group: click.Group, prog: str, argv: Sequence[str] | None = None) -> int
         click.echo(f"{prog}: error: interrupted", err=True)
         return 130
     return code if isinstance(code, int) else 0
+
+
+def _shown(message: str) -> str:
+    """``message`` without the values of unexpected arguments (secrets come on stdin)."""
+    return _EXTRA.sub(
+        r"\1 (not shown: values are read from stdin, never from the command line)", message
+    )

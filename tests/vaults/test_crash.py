@@ -31,6 +31,7 @@ def test_a_rotation_killed_after_each_step_is_finished_by_resume(point: str) -> 
     resumed = run_cli("rotate", "agents", "--resume")
     if point == "finish":
         assert resumed.returncode == 1 and "nothing to resume" in resumed.stderr
+        assert "made v2 current" in resumed.stderr and "get agents --reveal" in resumed.stderr
     else:
         assert resumed.returncode == 0, resumed.stderr
         assert "finished the interrupted rotation" in resumed.stderr

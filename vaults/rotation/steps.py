@@ -102,10 +102,7 @@ class Rotation:
             now = time.time()
             if journal is None:
                 if resume:
-                    raise RotationError(
-                        f"nothing to resume: {self.name} has no interrupted rotation; "
-                        f"run mcp-vault rotate {self.name} to start one"
-                    )
+                    raise RotationError(_nothing_to_resume(info))
                 if needs_value and info.kind == "secret" and info.generator is None:
                     raise UsageError(
                         f"rotating the secret {self.name} needs its new value on stdin"
@@ -387,3 +384,22 @@ class Rotation:
                 f"{version}, then mcp-vault rotate {self.name}"
             )
         return value
+
+
+def _nothing_to_resume(info: CredentialInfo) -> str:
+    """Why ``--resume`` has nothing to do, and the way out when a finished rotation's output
+    was lost (a crash after ``finish``): a new rotation would end the previous version's grace
+    while the platform may still hold it."""
+    current = info.current
+    if current is None:
+        return (
+            f"nothing to resume: {info.name} has no interrupted rotation; "
+            f"run mcp-vault rotate {info.name} to start one"
+        )
+    when = current.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"nothing to resume: {info.name} has no interrupted rotation, its last one made "
+        f"v{current.version} current ({when}); if that rotation's output was lost, "
+        f"`mcp-vault get {info.name} --reveal` shows the current value (rotating again now "
+        "would end the older version's grace window)"
+    )
