@@ -21,7 +21,6 @@ paste under it.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import itertools
@@ -32,10 +31,10 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 import httpx
 from load import Call, Side, compare
+from report import Parser, table
 from servers import BIN, ROOT, TOOL_MODULE, BenchmarkError, Server, environment, start, vault
 from verify import _ns_per_verify
 from wire import session
@@ -244,19 +243,12 @@ def render(results: Results, settings: Settings) -> str:
                 f"{pg[n] / lite[n]:.2f}x{_mark(pg[n] <= 5)}",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
     return "\n".join(
         [
             f"{os.cpu_count()} CPUs; {settings.calls:,} calls per side in {settings.rounds} "
             "interleaved blocks",
             "",
-            line(rows[0]),
-            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
-            *(line(row) for row in rows[1:]),
+            *table(rows[0], rows[1:]),
         ]
     )
 
@@ -269,13 +261,8 @@ async def run(settings: Settings) -> Results:
     return Results(two, one, refusal, verify)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog=_PROG, description=__doc__.splitlines()[0])
+    parser = Parser(prog=_PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few calls per row (smoke test)")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL

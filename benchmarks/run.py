@@ -6,26 +6,20 @@ of every row in well under a minute; its figures mean nothing). See ``benchmarks
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import datetime
-import os
-import platform
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
-from typing import NoReturn
 
-import httpx
 from echo import EchoRow, echo_rows
 from load import Measured
+from report import Parser, load_average, machine, table
 from revocation import seconds_to_refusal
-from servers import BenchmarkError, Fleet, fleet
+from servers import BenchmarkError, fleet, ready
 from sessions import Footprint, footprints
 from sources import SourceRow, source_rows
 from verify import VerifyCost, measure
@@ -79,22 +73,10 @@ class Results:
     verify: list[VerifyCost]
 
 
-async def _ready(fleet: Fleet) -> None:
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient() as http:
-        while True:
-            response = await http.get(f"http://127.0.0.1:{fleet.bridge.port}/readyz")
-            if response.status_code == 200:
-                return
-            if time.monotonic() > deadline:
-                raise BenchmarkError(f"the bridge never became ready: {response.text}")
-            await asyncio.sleep(0.1)
-
-
 async def run(settings: Settings) -> Results:
     with tempfile.TemporaryDirectory(prefix="bridge-bench-") as tmp:
         async with fleet(Path(tmp)) as servers:
-            await _ready(servers)
+            await ready(servers.bridge)
             echo = await echo_rows(
                 servers.bridge,
                 servers.bare,
@@ -217,67 +199,35 @@ def _speed_rows(
 def render(results: Results, settings: Settings, load: Sequence[str]) -> str:
     """The whole report: a few lines on the machine and the run, then the Markdown table."""
     header = ("row", "bridge", "baseline", "target", "bridge / baseline")
-    rows = _table_rows(results)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
     bridge_stack = (
         f"{'uvloop' if find_spec('uvloop') else 'asyncio'} + "
         f"{'httptools' if find_spec('httptools') else 'h11'}"
     )
     notes = [
-        f"{datetime.date.today().isoformat()}, {os.cpu_count()} CPUs ({_cpu_model()}), "
-        f"Python {platform.python_version()}, mcp {metadata.version('mcp')}, "
-        f"uvicorn {metadata.version('uvicorn')}",
+        f"{machine()}, mcp {metadata.version('mcp')}, uvicorn {metadata.version('uvicorn')}",
         f"load average before/after: {load[0]} / {load[1]}; {settings.calls:,} echo calls and "
         f"{settings.source_calls:,} proxied calls per row and side, {settings.rounds} "
         f"interleaved blocks",
         f"bridge: `mcp-bridge serve` ({bridge_stack}); baseline for echo and memory: a default "
         "`MCPServer` with the SDK's bearer check (asyncio + h11)",
         "",
-        line(header),
-        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
-        *(line(row) for row in rows),
+        *table(header, _table_rows(results)),
     ]
     return "\n".join(notes)
 
 
-def _cpu_model() -> str:
-    try:
-        for text in Path("/proc/cpuinfo").read_text().splitlines():
-            if text.startswith("model name"):
-                return text.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _load() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _Parser(prog=_PROG, description=__doc__.splitlines()[0])
+    parser = Parser(prog=_PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few calls per row (smoke test)")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
-    before = _load()
+    before = load_average()
     try:
         results = _run(settings)
     except (BenchmarkError, OSError) as exc:
         print(f"{_PROG}: error: {exc}", file=sys.stderr)
         return 1
-    print(render(results, settings, (before, _load())))
+    print(render(results, settings, (before, load_average())))
     return 0
 
 

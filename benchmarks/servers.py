@@ -14,10 +14,13 @@ import contextlib
 import os
 import re
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+import httpx
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -124,8 +127,22 @@ def environment(workdir: Path) -> dict[str, str]:
     return env
 
 
-async def vault(args: Sequence[str], env: dict[str, str], stdin: str | None = None) -> str:
-    """Run ``mcp-vault ARGS`` and return its stdout (a token is its last line)."""
+@dataclass(frozen=True)
+class CliRun:
+    """One finished ``mcp-vault`` command: its arguments, exit code and output."""
+
+    args: tuple[str, ...]
+    code: int
+    out: str
+    err: str
+
+
+# Every mcp-vault command run so far, for a look at what each printed (reliability.py).
+CLI_RUNS: list[CliRun] = []
+
+
+async def cli(args: Sequence[str], env: dict[str, str], stdin: str | None = None) -> CliRun:
+    """Run ``mcp-vault ARGS`` to its end, whatever its exit code (a SIGKILL is -9)."""
     process = await asyncio.create_subprocess_exec(
         str(BIN / "mcp-vault"),
         *args,
@@ -135,9 +152,18 @@ async def vault(args: Sequence[str], env: dict[str, str], stdin: str | None = No
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await process.communicate(stdin.encode() if stdin is not None else None)
-    if process.returncode != 0:
-        raise BenchmarkError(f"mcp-vault {' '.join(args)}: {err.decode().strip()}")
-    return out.decode()
+    assert process.returncode is not None
+    done = CliRun(tuple(args), process.returncode, out.decode(), err.decode())
+    CLI_RUNS.append(done)
+    return done
+
+
+async def vault(args: Sequence[str], env: dict[str, str], stdin: str | None = None) -> str:
+    """Run ``mcp-vault ARGS`` and return its stdout (a token is its last line)."""
+    done = await cli(args, env, stdin)
+    if done.code != 0:
+        raise BenchmarkError(f"mcp-vault {' '.join(args)}: {done.err.strip()}")
+    return done.out
 
 
 async def _ready_line(
@@ -198,6 +224,31 @@ async def start(
     return Server(name, process, port, log)
 
 
+async def start_bridge(workdir: Path, env: dict[str, str], config: Path) -> Server:
+    """``mcp-bridge serve --config CONFIG --port 0`` in ``workdir``, its log in ``bridge.log``."""
+    return await start(
+        "bridge",
+        [str(BIN / "mcp-bridge"), "serve", "--config", str(config), "--port", "0"],
+        env,
+        r"Streamable HTTP: http://127\.0\.0\.1:(\d+)/mcp",
+        log=workdir / "bridge.log",
+        cwd=workdir,
+    )
+
+
+async def ready(server: Server, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Wait until the bridge's ``/readyz`` says 200."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as http:
+        while True:
+            response = await http.get(f"http://127.0.0.1:{server.port}/readyz")
+            if response.status_code == 200:
+                return
+            if time.monotonic() > deadline:
+                raise BenchmarkError(f"the bridge never became ready: {response.text}")
+            await asyncio.sleep(0.05)
+
+
 @dataclass
 class Fleet:
     """Everything one run needs: the bridge, the bare server, the backends, the tokens."""
@@ -239,14 +290,7 @@ async def fleet(workdir: Path) -> AsyncIterator[Fleet]:
         config = workdir / "bridge.toml"
         config.write_text(bridge_toml(record, f"http://127.0.0.1:{inventory.port}"))
         pair = await asyncio.gather(
-            start(
-                "bridge",
-                [str(BIN / "mcp-bridge"), "serve", "--config", str(config), "--port", "0"],
-                env,
-                r"Streamable HTTP: http://127\.0\.0\.1:(\d+)/mcp",
-                log=workdir / "bridge.log",
-                cwd=workdir,
-            ),
+            start_bridge(workdir, env, config),
             start(
                 "bare",
                 [sys.executable, str(HERE / "bare_server.py")],

@@ -39,6 +39,10 @@ class WireError(Exception):
         self.status = status
 
 
+class StreamEnded(WireError):
+    """The server ended the SSE stream an answer was awaited on."""
+
+
 @dataclass
 class Response:
     status: int
@@ -158,6 +162,7 @@ class Session:
     _stream: Connection | None = None
     _buffer: bytes = b""
     _head: bytes = b""
+    _endpoint: str = ""
     _session_id: str | None = None
     _heads: dict[tuple[str, str], bytes] = field(default_factory=dict)
     _pending: list[dict[str, Any]] = field(default_factory=list)
@@ -187,8 +192,8 @@ class Session:
         status, _ = await self._stream.response_head()
         if status != 200:
             raise WireError(f"GET /sse: HTTP {status}", status)
-        endpoint = await self._event(kind=b"endpoint")
-        self._head = self._conn_head("POST", endpoint.decode())
+        self._endpoint = (await self._event(kind=b"endpoint")).decode()
+        self._head = self._conn_head("POST", self._endpoint)
 
     async def _open_http_legacy(self, get_stream: bool) -> None:
         self._head = self._conn_head("POST", "/mcp")
@@ -228,6 +233,20 @@ class Session:
             ("mcp-session-id", self._session_id),
             ("mcp-protocol-version", HANDSHAKE),
         ]
+
+    def use_token(self, token: str) -> None:
+        """Go on with ``token`` (a rotated one): the session's next requests carry it."""
+        self.token = token
+        self._heads.clear()
+        if self.wire == "sse":
+            self._head = self._conn_head("POST", self._endpoint)
+
+    async def stream_ended(self) -> None:
+        """Return once the server ends this session's stream (what is sent on it is dropped)."""
+        assert self._stream is not None
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while await self._stream.chunk() is not None:
+                pass
 
     async def idle(self) -> None:
         """Close the POST connection: what is left is what an idle session holds."""
@@ -332,7 +351,7 @@ class Session:
             while end < 0:
                 chunk = await self._stream.chunk()
                 if chunk is None:
-                    raise WireError("the SSE stream ended")
+                    raise StreamEnded("the SSE stream ended")
                 self._buffer += chunk
                 end, size = _event_end(self._buffer)
             block, self._buffer = self._buffer[:end], self._buffer[end + size :]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.wal import damage_a_middle_commit, flip, frames
 from tests.vaults._vault import run_cli
 from vaults import Store, StoreError
 from vaults.index import wal
@@ -43,24 +44,6 @@ def _held(index: Path) -> Iterator[None]:
             holder.wait(10)
 
 
-def _frames(index: Path) -> list[tuple[int, int]]:
-    """(offset, commit) of every frame of the WAL."""
-    data = wal.wal_path(index).read_bytes()
-    page_size = int.from_bytes(data[8:12], "big")
-    size = 24 + page_size
-    return [
-        (offset, int.from_bytes(data[offset + 4 : offset + 8], "big"))
-        for offset in range(32, len(data) - size + 1, size)
-    ]
-
-
-def _flip(index: Path, offset: int) -> None:
-    path = wal.wal_path(index)
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
-
-
 def _store_with_history() -> tuple[Path, list[str]]:
     with Store.open() as store:
         store.init()
@@ -74,10 +57,7 @@ def _store_with_history() -> tuple[Path, list[str]]:
 
 def test_a_flipped_byte_in_the_wal_is_refused_saying_what_is_lost() -> None:
     index, _ = _store_with_history()
-    frames = _frames(index)
-    commits = [number for number, (_, commit) in enumerate(frames) if commit]
-    middle = commits[len(commits) // 2]
-    _flip(index, frames[middle][0] + 24 + 100)  # a byte of the page, not of the frame header
+    middle, commits = damage_a_middle_commit(index)
 
     done = run_cli("list", "--json")
 
@@ -86,15 +66,14 @@ def test_a_flipped_byte_in_the_wal_is_refused_saying_what_is_lost() -> None:
     assert "index.db-wal" in line and "frames" in line and "transactions" in line
     assert "backup" in line and "--accept-wal-loss" in line
     damage = wal.check(index)
-    assert damage is not None and damage.transactions == len(commits) - commits.index(middle)
+    assert damage is not None and damage.transactions == commits - middle
     assert wal.wal_path(index).exists()  # the evidence is left as it was
 
 
 def test_a_damaged_wal_can_be_accepted_explicitly_and_is_audited() -> None:
     index, names = _store_with_history()
-    frames = _frames(index)
-    last_two = [offset for offset, commit in frames if commit][-2]
-    _flip(index, last_two + 24 + 7)
+    last_two = [offset for offset, commit in frames(index) if commit][-2]
+    flip(index, last_two + 24 + 7)
 
     done = run_cli("doctor", "--accept-wal-loss")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -135,7 +114,6 @@ def test_leftovers_of_a_checkpoint_and_of_uncommitted_writes_are_not_damage(
 
 def test_a_damaged_wal_is_a_store_error_for_the_library_too() -> None:
     index, _ = _store_with_history()
-    frames = _frames(index)
-    _flip(index, frames[2][0] + 24 + 1)
+    flip(index, frames(index)[2][0] + 24 + 1)
     with pytest.raises(StoreError, match="transactions"):
         Store.open(create=False)
