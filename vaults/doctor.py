@@ -18,6 +18,7 @@ from mcpb.urls import is_loopback
 from vaults import remote
 from vaults.errors import VaultError
 from vaults.index import SCHEMA_VERSION, CredentialInfo, Record
+from vaults.rotation import journal as owners
 from vaults.rotation import owner_alive
 from vaults.store import Store
 
@@ -180,7 +181,9 @@ def _rotations(store: Store, credentials: list[CredentialInfo]) -> Check:
         journal = info.rotation
         if journal is None:
             continue
-        if owner_alive(journal.owner, store.store_id, info.name, held=store.held(info.name)):
+        if owner_alive(
+            journal.owner, store.store_id, info.name, held=owners.held(store, info.name)
+        ):
             running.append(info.name)
         else:
             stale.append(info.name)

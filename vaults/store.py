@@ -25,7 +25,7 @@ from vaults.errors import (
     StoreError,
     UsageError,
 )
-from vaults.index import LIVE_STATES, CredentialInfo, Hold, Index, Link
+from vaults.index import LIVE_STATES, CredentialInfo, Index, Link
 from vaults.inputs import MAX_ROTATE_EVERY, bounded_duration, validate_name, validate_scopes
 from vaults.paths import ensure_private_dir, resolve_database_url, resolve_store_dir
 from vaults.resolver import StoreSecrets
@@ -338,22 +338,6 @@ class Store:
         return TokenIndex(
             location, accepted, check_interval=check_interval, miss_interval=miss_interval
         )
-
-    def hold(self, name: str) -> Hold | None:
-        """Take the rotation and pushes of ``name`` for this process; None if another has them.
-
-        On PostgreSQL this is an advisory lock of a database session, so one process at a time,
-        on any replica, rotates or pushes a credential, and a holder that dies lets go. On
-        SQLite it enforces nothing (``exclusive`` is False): the journal's host:pid decides.
-        """
-        return self.index.hold(self._hold_key(name))
-
-    def held(self, name: str) -> bool | None:
-        """Whether some process holds ``name`` now (None: the engine cannot tell)."""
-        return self.index.db.held(self._hold_key(name))
-
-    def _hold_key(self, name: str) -> str:
-        return f"{self.store_id}:{name}"
 
     # --- changing -----------------------------------------------------------------------------
 

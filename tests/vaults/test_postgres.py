@@ -24,7 +24,7 @@ from vaults import (
 )
 from vaults.index import schema
 from vaults.index.postgres import describe
-from vaults.rotation import owning
+from vaults.rotation import journal, owning
 
 
 def _until(predicate: Callable[[], bool], timeout: float) -> float:
@@ -268,7 +268,7 @@ def test_the_owner_of_a_rotation_holds_it_until_its_session_ends(postgres_url: s
         # credential (another replica, alive): every host is refused, even with --resume.
         store.index.execute("UPDATE rotations SET owner = 'build-host-7:4242'")
         with Store.open(database_url=postgres_url) as replica:
-            hold = replica.hold("agents")
+            hold = journal.hold(replica, "agents")
             assert hold is not None and hold.exclusive
             with pytest.raises(RotationInProgressError, match="pid 4242 on build-host-7"):
                 rotate(store, "agents", resume=True)

@@ -116,18 +116,37 @@ def busy_message(name: str, journal: RotationInfo) -> str:
     )
 
 
+def hold(store: Store, name: str) -> Hold | None:
+    """Take the rotation and pushes of ``name`` for this process; None if another has them.
+
+    On PostgreSQL this is an advisory lock of a database session, so one process at a time, on
+    any replica, rotates or pushes a credential, and a holder that dies lets go. On SQLite it
+    enforces nothing (``exclusive`` is False): the journal's host:pid decides.
+    """
+    return store.index.hold(_hold_key(store, name))
+
+
+def held(store: Store, name: str) -> bool | None:
+    """Whether some process holds ``name`` now (None: the engine cannot tell)."""
+    return store.index.db.held(_hold_key(store, name))
+
+
+def _hold_key(store: Store, name: str) -> str:
+    return f"{store.store_id}:{name}"
+
+
 @contextmanager
 def owning(store: Store, name: str) -> Iterator[Hold]:
-    """``store.hold(name)`` for the block (a push outside a rotation takes it too);
+    """``hold(store, name)`` for the block (a push outside a rotation takes it too);
     RotationInProgressError if another process holds it."""
-    hold = store.hold(name)
-    if hold is None:
+    taken = hold(store, name)
+    if taken is None:
         raise RotationInProgressError(
             f"a rotation or push of {name} is already in progress in another process (on this "
             "or another host); wait for it and retry",
             name=name,
         )
     try:
-        yield hold
+        yield taken
     finally:
-        hold.release()
+        taken.release()

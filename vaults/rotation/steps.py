@@ -75,7 +75,7 @@ class Rotation:
 
     def claim(self, *, grace: float, resume: bool, needs_value: bool) -> tuple[RotationInfo, bool]:
         """Insert the journal row (or take over a stale one); returns it and whether resumed."""
-        self.hold = self.store.hold(self.name)
+        self.hold = owners.hold(self.store, self.name)
         try:
             if self.hold is None:
                 journal = self.store.show(self.name).rotation
