@@ -213,14 +213,6 @@ class Fleet:
     stdio_record: Path
 
 
-def _bridge_command() -> list[str]:
-    # BENCH_PROFILE=<file>: the bridge runs under cProfile, its stats written there on stop.
-    profile = os.environ.get("BENCH_PROFILE")
-    if not profile:
-        return [str(BIN / "mcp-bridge")]
-    return [sys.executable, "-m", "cProfile", "-o", profile, "-m", "bridge.cli"]
-
-
 @contextlib.asynccontextmanager
 async def fleet(workdir: Path) -> AsyncIterator[Fleet]:
     """Make the vault and config in ``workdir`` and start every server; stop them after."""
@@ -249,7 +241,7 @@ async def fleet(workdir: Path) -> AsyncIterator[Fleet]:
         pair = await asyncio.gather(
             start(
                 "bridge",
-                [*_bridge_command(), "serve", "--config", str(config), "--port", "0"],
+                [str(BIN / "mcp-bridge"), "serve", "--config", str(config), "--port", "0"],
                 env,
                 r"Streamable HTTP: http://127\.0\.0\.1:(\d+)/mcp",
                 log=workdir / "bridge.log",
