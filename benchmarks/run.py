@@ -19,7 +19,7 @@ from echo import EchoRow, echo_rows
 from load import Measured
 from report import Parser, load_average, machine, table
 from revocation import seconds_to_refusal
-from servers import BenchmarkError, fleet, ready
+from servers import BenchmarkError, Fleet, fleet, ready
 from sessions import Footprint, footprints
 from sources import SourceRow, source_rows
 from verify import VerifyCost, measure
@@ -73,34 +73,51 @@ class Results:
     verify: list[VerifyCost]
 
 
-async def run(settings: Settings) -> Results:
+GROUPS = ("echo", "sources", "memory", "revocation", "verify")
+
+
+async def run(settings: Settings, only: frozenset[str] = frozenset(GROUPS)) -> Results:
+    echo: list[EchoRow] = []
+    sources: list[SourceRow] = []
+    memory: dict[str, dict[str, Footprint]] = {}
+    refusal = float("nan")
     with tempfile.TemporaryDirectory(prefix="bridge-bench-") as tmp:
         async with fleet(Path(tmp)) as servers:
             await ready(servers.bridge)
-            echo = await echo_rows(
-                servers.bridge,
-                servers.bare,
-                servers.token,
-                wires=WIRES,
-                concurrencies=(1, 8),
-                calls=settings.calls,
-                rounds=settings.rounds,
-                warmup=settings.warmup,
-            )
-            sources = await source_rows(
-                servers,
-                concurrencies=(1, 8),
-                calls=settings.source_calls,
-                rounds=settings.rounds,
-                warmup=settings.warmup,
-            )
-            memory = {
-                "bridge": await footprints(servers.bridge, servers.token, settings.sessions),
-                "bare": await footprints(servers.bare, servers.token, settings.sessions),
-            }
-            refusal = await seconds_to_refusal(servers)
-    verify = await asyncio.to_thread(measure, settings.verify_counts, settings.verify_rounds)
+            if "echo" in only:
+                echo = await _echo(servers, settings)
+            if "sources" in only:
+                sources = await source_rows(
+                    servers,
+                    concurrencies=(1, 8),
+                    calls=settings.source_calls,
+                    rounds=settings.rounds,
+                    warmup=settings.warmup,
+                )
+            if "memory" in only:
+                memory = {
+                    "bridge": await footprints(servers.bridge, servers.token, settings.sessions),
+                    "bare": await footprints(servers.bare, servers.token, settings.sessions),
+                }
+            if "revocation" in only:
+                refusal = await seconds_to_refusal(servers)
+    verify: list[VerifyCost] = []
+    if "verify" in only:
+        verify = await asyncio.to_thread(measure, settings.verify_counts, settings.verify_rounds)
     return Results(echo, sources, memory, refusal, verify)
+
+
+async def _echo(servers: Fleet, settings: Settings) -> list[EchoRow]:
+    return await echo_rows(
+        servers.bridge,
+        servers.bare,
+        servers.token,
+        wires=WIRES,
+        concurrencies=(1, 8),
+        calls=settings.calls,
+        rounds=settings.rounds,
+        warmup=settings.warmup,
+    )
 
 
 # --- the table -------------------------------------------------------------------------------
@@ -147,6 +164,8 @@ def _table_rows(results: Results) -> list[tuple[str, str, str, str, str]]:
         where = f"{source.label} via the bridge vs direct, c={source.concurrency}"
         rows += _speed_rows(where, source.bridge.measured, source.direct.measured, "≥ 0.8x", 0.8)
     for wire, label in (("sse", "SSE"), ("http-legacy", "/mcp (handshake era)")):
+        if not results.memory:
+            break
         bridge, bare = results.memory["bridge"][wire], results.memory["bare"][wire]
         kib, base = bridge.kib_per_session, bare.kib_per_session
         rows.append(
@@ -158,6 +177,24 @@ def _table_rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                 f"{_ratio(kib, base)}{' ✓' if kib * 1.024 <= 120 else ' ✗'}",
             )
         )
+    rows += _verify_rows(results)
+    if results.refusal_s == results.refusal_s:  # not NaN: the group ran
+        rows.append(
+            (
+                "revoked token refused under load (c=8), s after `mcp-vault revoke`",
+                _n(results.refusal_s, 2),
+                "—",
+                "≤ 1 s",
+                "✓" if results.refusal_s <= 1 else "✗",
+            )
+        )
+    return rows
+
+
+def _verify_rows(results: Results) -> list[tuple[str, str, str, str, str]]:
+    rows: list[tuple[str, str, str, str, str]] = []
+    if not results.verify:
+        return rows
     smallest, largest = results.verify[0], results.verify[-1]
     for attr, what in (("valid_ns", "a valid token"), ("unknown_ns", "an unknown key id")):
         big, small = getattr(largest, attr) / 1000, getattr(smallest, attr) / 1000
@@ -170,15 +207,6 @@ def _table_rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                 f"{big / small:.2f}x{' ✓' if big <= 5 and small <= 5 else ' ✗'}",
             )
         )
-    rows.append(
-        (
-            "revoked token refused under load (c=8), s after `mcp-vault revoke`",
-            _n(results.refusal_s, 2),
-            "—",
-            "≤ 1 s",
-            "✓" if results.refusal_s <= 1 else "✗",
-        )
-    )
     return rows
 
 
@@ -219,11 +247,19 @@ def render(results: Results, settings: Settings, load: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = Parser(prog=_PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few calls per row (smoke test)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=GROUPS,
+        metavar="GROUP",
+        help=f"run only this group (repeatable): {', '.join(GROUPS)}",
+    )
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
+    only = frozenset(args.only or GROUPS)
     before = load_average()
     try:
-        results = _run(settings)
+        results = _run(settings, only)
     except (BenchmarkError, OSError) as exc:
         print(f"{_PROG}: error: {exc}", file=sys.stderr)
         return 1
@@ -231,14 +267,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _run(settings: Settings) -> Results:
+def _run(settings: Settings, only: frozenset[str]) -> Results:
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(run(settings))
+        return asyncio.run(run(settings, only))
     # The client is kept light on its own core, so that the servers are what is measured.
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(run(settings))
+        return runner.run(run(settings, only))
 
 
 if __name__ == "__main__":
