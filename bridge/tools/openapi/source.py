@@ -21,6 +21,7 @@ with ``tenacity``), and once the document loads its tools appear and listeners r
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -50,6 +51,7 @@ _IDEMPOTENT = ("get", "head", "put", "delete", "options", "trace")
 _DEFAULT_TIMEOUT = 30.0
 _CONNECT_TIMEOUT = 5.0
 _RECHECK = 1.0
+_AUTH_FRESH_S = 0.25
 
 
 class OpenApiSource:
@@ -81,6 +83,7 @@ class OpenApiSource:
         self._reachable = True
         self._registry: Registry | None = None
         self._listeners: list[Callable[[], Awaitable[None]]] = []
+        self._auth: tuple[float, dict[str, str], tuple[str, ...]] | None = None
         if document is not None:
             self._use(build_catalog(cfg, document))
 
@@ -274,7 +277,7 @@ class OpenApiSource:
             raise ToolError(
                 f"Error executing tool {op.id}: the service {self.cfg.name!r} is not started"
             )
-        credentials, hidden = await anyio.to_thread.run_sync(self._credentials, op.id)
+        credentials, hidden = await self._fresh_credentials(op.id)
         request = build_request(client, op, arguments, credentials)
         margin = max((len(value.encode()) for value in hidden), default=0)
         try:
@@ -289,6 +292,16 @@ class OpenApiSource:
         self._reachable = True
         text = redact(data.decode(response.encoding or "utf-8", errors="replace"), hidden)
         return to_result(op, response, text, truncated, context.max_output)
+
+    async def _fresh_credentials(self, tool: str) -> tuple[dict[str, str], tuple[str, ...]]:
+        # Resolving may read the index or the keyring, so it runs in a worker thread; what it gave
+        # is reused for _AUTH_FRESH_S (the resolver's own recheck interval) without that hop.
+        now = time.monotonic()
+        if self._auth is not None and now - self._auth[0] < _AUTH_FRESH_S:
+            return self._auth[1], self._auth[2]
+        credentials, hidden = await anyio.to_thread.run_sync(self._credentials, tool)
+        self._auth = (now, credentials, hidden)
+        return credentials, hidden
 
     def _credentials(self, tool: str) -> tuple[dict[str, str], tuple[str, ...]]:
         try:

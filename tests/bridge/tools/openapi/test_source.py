@@ -24,6 +24,7 @@ from tests.bridge.tools.openapi.support import (
     wait_ready,
 )
 from tests.support.live import LiveServer, free_socket, serve
+from vaults import rotate
 from vaults.store import Store
 
 pytestmark = pytest.mark.anyio
@@ -225,3 +226,22 @@ argv = ["true"]
     assert names.count("inv_report") == 1 and owner is not None
     assert owner.source == "command:inv_report"
     assert "inv_getItem" in names
+
+
+async def test_a_rotated_service_secret_is_sent_within_a_second(
+    service: tuple[LiveServer, list[dict[str, str]]],
+    start_bridge: StartBridge,
+    store: Store,
+) -> None:
+    live, seen = service
+    store.add_secret("inventory-key", SECRET)
+    bridge = start_bridge(inventory_toml(live.url))
+    async with connect(bridge, "http") as client:
+        await client.call_tool("inv_whoami", {})
+        assert seen[-1]["authorization"] == "Bearer " + SECRET
+        rotate(store, "inventory-key", value="the-next-secret")
+        rotated = time.monotonic()
+        while seen[-1]["authorization"] != "Bearer the-next-secret":
+            assert time.monotonic() - rotated < 1.0, "the old secret was still sent after 1 s"
+            await anyio.sleep(0.02)
+            await client.call_tool("inv_whoami", {})
