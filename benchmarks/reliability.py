@@ -105,9 +105,9 @@ async def _tokens(env: dict[str, str]) -> dict[str, str]:
     return made
 
 
-def _leaks(workdir: Path, env: dict[str, str], audit: str) -> Leaks:
+def _leaks(workdir: Path, secrets: set[str], audit: str) -> Leaks:
     values = {token for run in CLI_RUNS for token in _TOKEN.findall(run.out)}
-    values |= {s for s in env.get("RELIABILITY_SECRETS", "").split(",") if s}
+    values |= secrets
     places: dict[str, str] = {
         "bridge.log": (workdir / "bridge.log").read_text(errors="replace"),
         "mcp-vault audit --json": audit,
@@ -132,7 +132,6 @@ async def run(settings: Settings) -> Results:
         made = await _tokens(env)
         secret = "tool-secret-" + os.urandom(12).hex()
         await vault(["add", "a-tool-secret", "--kind", "secret"], env, stdin=secret)
-        env["RELIABILITY_SECRETS"] = secret
         (workdir / "bench_echo.py").write_text(TOOL_MODULE)
         config = workdir / "bridge.toml"
         revokees = {
@@ -163,7 +162,7 @@ async def run(settings: Settings) -> Results:
             audit = await cli(["audit", "--json"], env)
         finally:
             await bridge.stop()
-        leaks = _leaks(workdir, env, audit.out)
+        leaks = _leaks(workdir, {secret}, audit.out)
     return Results(loaded, killed, refusals, bad, leaks)
 
 
