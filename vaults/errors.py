@@ -91,3 +91,16 @@ class AuditError(VaultError):
 class RemoteError(VaultError, ApiFailure):
     """The Anthropic API refused or failed a vault/credential call (``status_code``,
     ``request_id``)."""
+
+
+class OAuthError(VaultError):
+    """An OAuth request the authorization server refuses: ``code`` is the RFC 6749 error code
+    (invalid_request, invalid_client, invalid_grant, unauthorized_client,
+    unsupported_grant_type, invalid_scope); the message never holds a token or secret."""
+
+    exit_code = 2
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description

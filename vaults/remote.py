@@ -40,7 +40,7 @@ _HINTS = {
 _RETRY = "retry later (mcp-vault rotate --resume / remote sync)"
 
 
-def _api_error(action: str, exc: Exception, *, retry_hint: bool = True) -> RemoteError:
+def api_error(action: str, exc: Exception, *, retry_hint: bool = True) -> RemoteError:
     # Rotation gives its own "run mcp-vault rotate NAME --resume": no second hint then.
     from mcpb.api import describe  # imports anthropic: not at module level (mcp-vault list)
 
@@ -107,13 +107,13 @@ class AnthropicRemote:
             try:
                 return self.client.beta.vaults.retrieve(vault).id
             except anthropic.APIError as exc:
-                raise _api_error(f"looking up vault {vault}", exc) from exc
+                raise api_error(f"looking up vault {vault}", exc) from exc
         try:
             matches = [
                 v for v in self.client.beta.vaults.list(limit=100) if v.display_name == vault
             ]
         except anthropic.APIError as exc:
-            raise _api_error("listing vaults", exc) from exc
+            raise api_error("listing vaults", exc) from exc
         if len(matches) > 1:
             ids = ", ".join(v.id for v in matches)
             raise UsageError(f"several vaults are named {vault!r} ({ids}); pass the vlt_ id")
@@ -128,7 +128,7 @@ class AnthropicRemote:
                 display_name=vault, metadata={META_STORE: self.store.store_id}
             ).id
         except anthropic.APIError as exc:
-            raise _api_error(f"creating vault {vault!r}", exc) from exc
+            raise api_error(f"creating vault {vault!r}", exc) from exc
 
     def _credentials(self, vault_id: str) -> Iterator[BetaManagedAgentsCredential]:
         import anthropic
@@ -136,7 +136,7 @@ class AnthropicRemote:
         try:
             yield from self.client.beta.vaults.credentials.list(vault_id, limit=100)
         except anthropic.APIError as exc:
-            raise _api_error(f"listing credentials of {vault_id}", exc) from exc
+            raise api_error(f"listing credentials of {vault_id}", exc) from exc
 
     # --- link / push / sync / unlink ----------------------------------------------------------
 
@@ -181,7 +181,7 @@ class AnthropicRemote:
                 None,
             )
             if existing is None:
-                raise _api_error(f"creating the credential for {url} in {vault_id}", exc) from exc
+                raise api_error(f"creating the credential for {url} in {vault_id}", exc) from exc
             if not self._ours(existing, name):
                 label = f" ({existing.display_name!r})" if existing.display_name else ""
                 raise RemoteError(
@@ -193,7 +193,7 @@ class AnthropicRemote:
             remote_id = existing.id
             self._update(vault_id, remote_id, value, name)
         except anthropic.APIError as exc:
-            raise _api_error(f"creating the credential for {url} in {vault_id}", exc) from exc
+            raise api_error(f"creating the credential for {url} in {vault_id}", exc) from exc
         link = links.add(
             self.store, name, kind=KIND, vault_id=vault_id, url=url, remote_id=remote_id
         )
@@ -212,7 +212,7 @@ class AnthropicRemote:
             )
         except anthropic.APIError as exc:
             action = f"updating credential {credential_id} of {name}"
-            raise _api_error(action, exc, retry_hint=retry_hint) from exc
+            raise api_error(action, exc, retry_hint=retry_hint) from exc
 
     def _push(self, link: Link, value: str, *, retry_hint: bool) -> None:
         if link.remote_id is None:
@@ -265,7 +265,7 @@ class AnthropicRemote:
                 except anthropic.NotFoundError:
                     pass  # already gone: forgetting the link is all that is left to do
                 except anthropic.APIError as exc:
-                    raise _api_error(f"archiving credential {link.remote_id}", exc) from exc
+                    raise api_error(f"archiving credential {link.remote_id}", exc) from exc
             links.remove(self.store, link.id)
         return found
 
@@ -286,7 +286,7 @@ class AnthropicRemote:
             return LinkCheck(link, False, f"{where}: the remote credential no longer exists; "
                              f"run mcp-vault remote link {link.credential} again")  # fmt: skip
         except anthropic.APIError as exc:
-            return LinkCheck(link, False, f"{where}: {_api_error('checking', exc)}")
+            return LinkCheck(link, False, f"{where}: {api_error('checking', exc)}")
         if credential.archived_at is not None:
             return LinkCheck(link, False, f"{where}: the remote credential is archived; link again")
         remote_url = getattr(credential.auth, "mcp_server_url", None) or ""

@@ -11,7 +11,7 @@ import builtins
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from vaults.errors import (
     StoreError,
     UsageError,
 )
-from vaults.index import LIVE_STATES, CredentialInfo, Index, Link
+from vaults.index import LIVE_STATES, Connection, CredentialInfo, Index, Link
 from vaults.inputs import MAX_ROTATE_EVERY, bounded_duration, validate_name, validate_scopes
 from vaults.paths import ensure_private_dir, resolve_database_url, resolve_store_dir
 from vaults.resolver import StoreSecrets
@@ -197,9 +197,16 @@ class Store:
     # --- adding -------------------------------------------------------------------------------
 
     def add_token(
-        self, name: str, *, scopes: Sequence[str] = (), rotate_every: float | None = None
+        self,
+        name: str,
+        *,
+        scopes: Sequence[str] = (),
+        rotate_every: float | None = None,
+        then: Callable[[Connection, int], None] | None = None,
     ) -> Minted:
-        """Mint a bridge token named ``name``; the returned ``Minted.token`` is shown once."""
+        """Mint a bridge token named ``name``; the returned ``Minted.token`` is shown once.
+
+        ``then(conn, credential_id)`` runs in the same transaction (an OAuth client's row)."""
         validate_name(name)
         clean_scopes = validate_scopes(scopes)
         if rotate_every is not None:
@@ -211,7 +218,7 @@ class Store:
         assert parsed is not None
         self._add(
             name, "token", token, scopes=clean_scopes, rotate_every=rotate_every, kid=parsed.kid,
-            digest=tokens.hash_secret(parsed.secret),
+            digest=tokens.hash_secret(parsed.secret), then=then,
         )  # fmt: skip
         return Minted(name, 1, parsed.kid, token)
 
@@ -233,6 +240,7 @@ class Store:
         rotate_every: float | None,
         kid: str | None,
         digest: bytes | None,
+        then: Callable[[Connection, int], None] | None = None,
     ) -> None:
         backend = self.backend
         written = False
@@ -250,6 +258,8 @@ class Store:
                 cid = self.index.credentials.insert(name, kind, scopes, rotate_every, now)
                 self.index.versions.insert(cid, 1, "current", kid, digest, now)
                 audit.record(conn, "add", credential=name, version=1, kid=kid, detail=kind)
+                if then is not None:
+                    then(conn, cid)
                 backend.set(self.service, self.value_key(name, 1), value)
                 written = True
         except StoreError:

@@ -142,9 +142,10 @@ class TokenIndex:
         entry, principal = found
         if not hmac.compare_digest(tokens.hash_secret(parsed.secret), entry.hash):
             return None
-        if entry.state == "previous" and (
-            entry.not_after is None or entry.not_after <= time.time()
-        ):
+        if entry.not_after is not None:  # a previous version in grace, or an OAuth access token
+            if entry.not_after <= time.time():
+                return None
+        elif entry.state == "previous":
             return None
         return principal
 

@@ -5,7 +5,8 @@ journal, remote links and the audit trail. It never holds a secret value. ``Inde
 migrates) the database, SQLite in the store directory (``sqlite``) or PostgreSQL at a URL
 (``postgres``), both behind ``database.Database``, and gives one object per table:
 ``index.credentials.get(name)``, ``index.versions.insert(...)``, ``index.rotations``,
-``index.links``, ``index.pushes``, ``index.meta``.
+``index.links``, ``index.pushes``, ``index.meta``, and the OAuth tables
+(``index.oauth_clients``, ``oauth_grants``, ``oauth_tokens``, ``oauth_requests``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from vaults.index.credentials import Credentials
 from vaults.index.database import Changes, Connection, Cursor, Database, Hold
 from vaults.index.links import Links
 from vaults.index.meta import Meta
+from vaults.index.oauth_clients import OAuthClient, OAuthClients
+from vaults.index.oauth_grants import Grant, OAuthGrants
+from vaults.index.oauth_requests import OAuthRequests, RequestRow
+from vaults.index.oauth_tokens import ACCESS_STATE, OAuthTokens, TokenRow
 from vaults.index.pushes import Pushes
 from vaults.index.records import (
     CredentialInfo,
@@ -40,6 +45,7 @@ from vaults.index.versions import LIVE_STATES, Versions, load_live_tokens
 from vaults.index.wal import WalDamage
 
 __all__ = [
+    "ACCESS_STATE",
     "BUSY_TIMEOUT_MS",
     "FILENAME",
     "LIVE_STATES",
@@ -50,13 +56,17 @@ __all__ = [
     "CredentialInfo",
     "Cursor",
     "Database",
+    "Grant",
     "Hold",
     "Index",
     "Link",
     "LiveToken",
+    "OAuthClient",
     "Push",
     "Record",
+    "RequestRow",
     "RotationInfo",
+    "TokenRow",
     "VersionInfo",
     "WalDamage",
     "connect",
@@ -120,6 +130,10 @@ class Index:
         self.links = Links(self.db)
         self.pushes = Pushes(self.db, self.links)
         self.credentials = Credentials(self.db, self.versions, self.rotations, self.links)
+        self.oauth_clients = OAuthClients(self.db)
+        self.oauth_grants = OAuthGrants(self.db)
+        self.oauth_tokens = OAuthTokens(self.db)
+        self.oauth_requests = OAuthRequests(self.db)
 
     @property
     def engine(self) -> str:

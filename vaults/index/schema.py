@@ -90,7 +90,63 @@ CREATE TABLE pushes (
 )
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# v3: the bridge as an OAuth authorization server (issue 11). A client is a token credential
+# whose versions are its client secrets, marked by its ``oauth_clients`` row (so the rotation
+# machine rotates a client secret as it rotates a token, and the verifier never takes a client
+# secret for a bearer token). A grant is one consent (a refresh-token family); its access,
+# refresh and authorization-code tokens are hashed in ``oauth_tokens``; an interactive client's
+# request waits in ``oauth_requests`` for the operator's approval.
+_V3 = """
+CREATE TABLE oauth_clients (
+    credential_id INTEGER PRIMARY KEY REFERENCES credentials(id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL UNIQUE,
+    redirect_uris TEXT NOT NULL DEFAULT '[]',
+    grant_types TEXT NOT NULL DEFAULT '[]',
+    auth_method TEXT NOT NULL
+        CHECK (auth_method IN ('client_secret_basic', 'client_secret_post', 'none')),
+    dynamic INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+CREATE TABLE oauth_grants (
+    id INTEGER PRIMARY KEY,
+    client_id TEXT NOT NULL REFERENCES oauth_clients(client_id) ON DELETE CASCADE,
+    scopes TEXT NOT NULL DEFAULT '[]',
+    resource TEXT,
+    created_at REAL NOT NULL,
+    revoked_at REAL,
+    revoked_why TEXT
+);
+CREATE TABLE oauth_tokens (
+    kid TEXT PRIMARY KEY,
+    grant_id INTEGER NOT NULL REFERENCES oauth_grants(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh', 'code')),
+    hash BLOB NOT NULL,
+    scopes TEXT,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    used_at REAL
+);
+CREATE INDEX oauth_tokens_grant ON oauth_tokens (grant_id);
+CREATE INDEX oauth_tokens_expiry ON oauth_tokens (expires_at);
+CREATE TABLE oauth_requests (
+    id TEXT PRIMARY KEY,
+    user_code TEXT NOT NULL UNIQUE,
+    client_id TEXT NOT NULL REFERENCES oauth_clients(client_id) ON DELETE CASCADE,
+    redirect_uri TEXT NOT NULL,
+    redirect_explicit INTEGER NOT NULL,
+    code_challenge TEXT NOT NULL,
+    scopes TEXT NOT NULL DEFAULT '[]',
+    state TEXT,
+    resource TEXT,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'issued')),
+    grant_id INTEGER REFERENCES oauth_grants(id) ON DELETE SET NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+)
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 
 from vaults.index.database import Connection, Database
+from vaults.index.oauth_tokens import load_access_tokens
 from vaults.index.records import LiveToken, VersionInfo, moment, optional_moment
 
 LIVE_STATES = ("pending", "current", "previous")
@@ -51,6 +53,14 @@ class Versions:
             (credential_id, version, state, kid, digest, now),
         )
 
+    def by_kid(self, credential_id: int, kid: str) -> tuple[str, float | None, bytes] | None:
+        """The state, end of grace and hash of one credential's version with key id ``kid``."""
+        row = self._db.execute(
+            "SELECT state, not_after, hash FROM versions WHERE credential_id = ? AND kid = ?",
+            (credential_id, kid),
+        ).fetchone()
+        return None if row is None or row[2] is None else (row[0], row[1], bytes(row[2]))
+
     def set_state(
         self, credential_id: int, version: int, state: str, not_after: float | None = None
     ) -> None:
@@ -60,17 +70,23 @@ class Versions:
         )
 
 
-def load_live_tokens(conn: Connection, accepted: Iterable[str] | None = None) -> list[LiveToken]:
-    """Every token version in a live state, optionally only of the ``accepted`` names."""
+def load_live_tokens(
+    conn: Connection, accepted: Iterable[str] | None = None, *, now: float | None = None
+) -> list[LiveToken]:
+    """Every bearer token a bridge may accept, optionally only of the ``accepted`` names: the
+    token versions in a live state (never an OAuth client's secret), and the unexpired OAuth
+    access tokens (state ``oauth``, ``not_after`` their expiry)."""
     sql = (
         "SELECT v.kid, v.hash, v.state, v.not_after, c.scopes, c.name, v.version "
         "FROM versions v JOIN credentials c ON c.id = v.credential_id "
-        "WHERE v.kid IS NOT NULL AND v.state IN ('pending', 'current', 'previous')"
+        "WHERE v.kid IS NOT NULL AND v.state IN ('pending', 'current', 'previous') "
+        "AND c.id NOT IN (SELECT credential_id FROM oauth_clients)"
     )
-    names = None if accepted is None else sorted(set(accepted))
+    names = None if accepted is None else set(accepted)
     rows = conn.execute(sql).fetchall()
-    return [
+    found = [
         LiveToken(kid, bytes(digest), state, not_after, tuple(json.loads(scopes)), name, version)
         for kid, digest, state, not_after, scopes, name, version in rows
-        if names is None or name in names
     ]
+    found += load_access_tokens(conn, time.time() if now is None else now)
+    return [entry for entry in found if names is None or entry.name in names]

@@ -1,0 +1,125 @@
+"""``OAuthService``: the bridge's authorization server state, as one library object.
+
+Every method is synchronous, one transaction, and safe to call from a worker thread (the bridge
+calls them with ``anyio.to_thread.run_sync``); each change writes an audit row with no secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vaults.index import OAuthClient
+from vaults.oauth import clients
+from vaults.oauth.consent import Consent
+from vaults.oauth.grants import Grants
+from vaults.oauth.models import CodeGrant, IssuedTokens, PendingAuthorization
+from vaults.store import Store
+
+ACCESS_TTL = 3600.0
+REFRESH_TTL = 30 * 86400.0
+CODE_TTL = 600.0
+
+
+class OAuthService:
+    """Clients, grants and consent over one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        access_ttl: float = ACCESS_TTL,
+        refresh_ttl: float = REFRESH_TTL,
+        code_ttl: float = CODE_TTL,
+    ) -> None:
+        self.store = store
+        self.grants = Grants(store.index, access_ttl=access_ttl, refresh_ttl=refresh_ttl)
+        self.consent = Consent(store.index, self.grants, code_ttl=code_ttl)
+
+    # clients
+    def add_client(
+        self,
+        name: str,
+        *,
+        scopes: Sequence[str] = (),
+        redirect_uris: Sequence[str] = (),
+        grant_types: Sequence[str] = ("client_credentials", "refresh_token"),
+        auth_method: str = "client_secret_basic",
+        dynamic: bool = False,
+    ) -> tuple[OAuthClient, str | None]:
+        return clients.add_client(
+            self.store, name, scopes=scopes, redirect_uris=redirect_uris,
+            grant_types=grant_types, auth_method=auth_method, dynamic=dynamic,
+        )  # fmt: skip
+
+    def client(self, client_id: str) -> OAuthClient | None:
+        with self.store.index.read():
+            return self.store.index.oauth_clients.by_client_id(client_id)
+
+    def named(self, name: str) -> OAuthClient:
+        return clients.get_client(self.store, name)
+
+    def clients(self) -> list[OAuthClient]:
+        with self.store.index.read():
+            return self.store.index.oauth_clients.all()
+
+    def revoke_client(self, name: str) -> OAuthClient:
+        return clients.revoke_client(self.store, name)
+
+    def authenticate(self, client_id: str, secret: str | None) -> OAuthClient:
+        return clients.authenticate(self.store, client_id, secret)
+
+    # grants
+    def client_credentials(
+        self, client: OAuthClient, scopes: Sequence[str] | None = None
+    ) -> IssuedTokens:
+        return self.grants.client_credentials(client, scopes)
+
+    def issue_grant(self, client: OAuthClient) -> IssuedTokens:
+        return self.grants.pre_approved(client)
+
+    def refresh(
+        self, client: OAuthClient, refresh_token: str, scopes: Sequence[str] | None = None
+    ) -> IssuedTokens:
+        return self.grants.refresh(client, refresh_token, scopes)
+
+    def revoke_token(self, token: str, client: OAuthClient | None = None) -> bool:
+        return self.grants.revoke_token(token, client)
+
+    # consent
+    def request_authorization(
+        self,
+        client: OAuthClient,
+        *,
+        redirect_uri: str,
+        redirect_uri_provided_explicitly: bool,
+        code_challenge: str,
+        scopes: Sequence[str] | None,
+        state: str | None,
+        resource: str | None,
+    ) -> PendingAuthorization:
+        return self.consent.request(
+            client, redirect_uri=redirect_uri,
+            redirect_uri_provided_explicitly=redirect_uri_provided_explicitly,
+            code_challenge=code_challenge, scopes=scopes, state=state, resource=resource,
+        )  # fmt: skip
+
+    def pending(self) -> list[PendingAuthorization]:
+        return self.consent.pending()
+
+    def authorization(self, request_id: str) -> PendingAuthorization | None:
+        return self.consent.get(request_id)
+
+    def approve(self, user_code: str) -> PendingAuthorization:
+        return self.consent.decide(user_code, approve=True)
+
+    def deny(self, user_code: str) -> PendingAuthorization:
+        return self.consent.decide(user_code, approve=False)
+
+    def issue_code(self, request_id: str) -> str:
+        return self.consent.issue_code(request_id)
+
+    def load_code(self, client: OAuthClient, code: str) -> CodeGrant | None:
+        return self.consent.load_code(client, code)
+
+    def exchange_code(self, client: OAuthClient, code: str) -> IssuedTokens:
+        return self.consent.exchange(client, code)
