@@ -18,10 +18,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from bridge.auth import VaultTokenVerifier, Verifier
 from bridge.metrics import Metrics
+from bridge.oauth import issuer_for, oauth_routes
 from bridge.response_mode import JSON_FOR_THIS_REQUEST, ResponseMode
 from bridge.revocation import LiveStreams
 from bridge.rpc_errors import readable_errors
@@ -30,6 +31,7 @@ from bridge.tools.registry import Registry
 
 if TYPE_CHECKING:
     from bridge.config import BridgeConfig
+    from vaults.oauth import OAuthService
 
 
 def transport_security(config: BridgeConfig) -> TransportSecuritySettings:
@@ -41,10 +43,25 @@ def transport_security(config: BridgeConfig) -> TransportSecuritySettings:
     )
 
 
-def create_app(config: BridgeConfig, registry: Registry, verifier: Verifier) -> Starlette:
-    """Build the bridge's ASGI app. Sources start and stop in its lifespan."""
+def create_app(
+    config: BridgeConfig,
+    registry: Registry,
+    verifier: Verifier,
+    *,
+    oauth: OAuthService | None = None,
+) -> Starlette:
+    """Build the bridge's ASGI app. Sources start and stop in its lifespan.
+
+    With ``[auth.oauth] enabled`` the bridge is also its own OAuth authorization server (over
+    ``oauth``, the store's OAuth service): its routes, RFC 8414 and RFC 9728 metadata, and a
+    ``resource_metadata`` pointer in every 401.
+    """
     limits = config.server.limits
     metrics = Metrics()
+    settings = config.auth.oauth
+    if settings.enabled and oauth is None:
+        raise ValueError("[auth.oauth] is enabled: create_app needs the store's OAuthService")
+    oauth_on = settings.enabled and oauth is not None
     server = BridgeServer(
         config.server.name,
         registry,
@@ -52,10 +69,15 @@ def create_app(config: BridgeConfig, registry: Registry, verifier: Verifier) -> 
         metrics=metrics,
         token_verifier=VaultTokenVerifier(verifier, accepted=config.auth.tokens),
         auth=AuthSettings(
-            # The SDK requires an issuer; tokens come from the vault, not from an OAuth server,
-            # and no protected-resource metadata is advertised (resource_server_url=None).
-            issuer_url=config.server.public_url,  # type: ignore[arg-type]
-            resource_server_url=None,
+            # Static tokens only: the SDK requires an issuer, and no protected-resource metadata
+            # is advertised (resource_server_url=None). With OAuth the bridge is the issuer, and
+            # the SDK serves RFC 9728 metadata for the public URL and points every 401 at it;
+            # the verifier checks expiry and audience itself (one bridge, one resource).
+            issuer_url=issuer_for(config.server.public_url)
+            if oauth_on
+            else config.server.public_url,  # type: ignore[arg-type]
+            resource_server_url=config.server.public_url if oauth_on else None,  # type: ignore[arg-type]
+            validate_token_resource=False if oauth_on else None,
         ),
     )
     security = transport_security(config)
@@ -105,8 +127,17 @@ def create_app(config: BridgeConfig, registry: Registry, verifier: Verifier) -> 
             stack.callback(watching.cancel_scope.cancel)
             yield
 
+    authorization_server: list[BaseRoute] = []
+    if oauth_on:
+        assert oauth is not None
+        authorization_server = oauth_routes(
+            oauth, public_url=config.server.public_url,
+            dynamic_registration=settings.dynamic_registration,
+            dynamic_scopes=settings.dynamic_scopes,
+        )  # fmt: skip
     app = Starlette(
         routes=[  # matched in order: the per-call SSE route first
+            *authorization_server,
             Route("/messages/", endpoint=guarded_sse, methods=["POST"]),
             Route("/sse", endpoint=guarded_sse, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from bridge.errors import ConfigError
+from bridge.oauth_config import OAuthConfig
 from bridge.tools.durations import Duration, PositiveDuration
 from bridge.tools.kinds import ToolTables, source_kinds, tables_model
 from bridge.tunnel_config import ConfigPath, TunnelConfig
@@ -147,6 +148,7 @@ class ServerConfig(_Model):
 
 class AuthConfig(_Model):
     tokens: tuple[str, ...] | None = None
+    oauth: OAuthConfig = OAuthConfig()
 
 
 class StoreConfig(_Model):
@@ -188,6 +190,17 @@ class BridgeConfig(_Model):
     tunnel: TunnelConfig = TunnelConfig()
 
     _source: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check_oauth_issuer(self) -> BridgeConfig:
+        scheme, host, _ = origin(self.server.public_url)
+        if self.auth.oauth.enabled and scheme != "https" and not is_loopback(host):
+            raise ValueError(
+                f"[auth.oauth] needs an https public_url (the OAuth issuer), not "
+                f"{self.server.public_url}; set server.tls_cert / a tunnel, or a loopback URL "
+                "for local tests"
+            )
+        return self
 
     @property
     def source(self) -> Path | None:

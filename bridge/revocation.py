@@ -152,7 +152,15 @@ class LiveStreams:
 
     def _valid(self, tracked: _Tracked) -> bool:
         scheme, _, token = tracked.token.decode("latin-1").partition(" ")
-        return scheme.lower() == "bearer" and self._verifier.verify(token.strip()) is not None
+        if scheme.lower() != "bearer":
+            return False
+        token = token.strip()
+        if self._verifier.verify(token) is not None:
+            return True
+        # An OAuth access token that merely expired keeps what it opened: its client refreshes
+        # and speaks for the session with the new token (the SDK refuses the old one's requests).
+        lapsed = getattr(self._verifier, "lapsed", None)
+        return lapsed is not None and bool(lapsed(token))
 
     def _spoke(self, session: str, token: bytes) -> None:
         tracked = self._sessions.get(session)

@@ -18,9 +18,11 @@ from starlette.applications import Starlette
 from bridge.app import create_app
 from bridge.config import BridgeConfig, load_config
 from bridge.errors import BridgeError, ConfigError
+from bridge.oauth import issuer_for
 from bridge.tools.loader import build_registry, check_config
 from bridge.tools.registry import Registry
 from vaults.errors import NotFoundError
+from vaults.oauth import OAuthService
 from vaults.store import Store
 
 
@@ -88,8 +90,22 @@ def run(
         registry = build_registry(config, secrets)
         minted = _demo_token(store, config, demo_token) if demo_token else None
         verifier = cleanup.enter_context(store.token_index(config.auth.tokens))
+        oauth = oauth_service(store, config)
         _announce(config, registry, store, actual_port, demo_token, minted, announce)
-        _serve(create_app(config, registry, verifier), sock, config, log_level)
+        _serve(create_app(config, registry, verifier, oauth=oauth), sock, config, log_level)
+
+
+def oauth_service(store: Store, config: BridgeConfig) -> OAuthService | None:
+    """The store's OAuth service with the config's lifetimes, if ``[auth.oauth]`` is on."""
+    settings = config.auth.oauth
+    if not settings.enabled:
+        return None
+    return OAuthService(
+        store,
+        access_ttl=settings.access_token_ttl,
+        refresh_ttl=settings.refresh_token_ttl,
+        code_ttl=settings.code_ttl,
+    )
 
 
 def _announce(
@@ -112,6 +128,8 @@ def _announce(
     announce(f"  Streamable HTTP: {base}/mcp")
     announce(f"  SSE:             {base}/sse")
     announce(f"  public URL:      {config.server.public_url}")
+    if config.auth.oauth.enabled:
+        announce(f"  OAuth issuer:    {issuer_for(config.server.public_url)}")
     if demo_token:
         store_arg = shlex.quote(str(store.store_dir))
         bindir = Path(sys.executable).parent

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from vaults import tokens
 from vaults.errors import StoreError
-from vaults.index import Changes, LiveToken, load_live_tokens
+from vaults.index import ACCESS_STATE, Changes, LiveToken, load_live_tokens
 from vaults.index.sqlite import SqliteChanges
 from vaults.paths import DATABASE_SCHEMES
 
@@ -148,6 +148,17 @@ class TokenIndex:
         elif entry.state == "previous":
             return None
         return principal
+
+    def lapsed(self, token: str) -> bool:
+        """Whether ``token`` is an OAuth access token that expired while its grant lives on
+        (its client refreshes it): what it opened may stay open; it is not valid itself."""
+        parsed = tokens.parse(token)
+        if parsed is None:
+            return False
+        found = self._entries.get(parsed.kid)
+        if found is None or found[0].state != ACCESS_STATE:
+            return False
+        return hmac.compare_digest(tokens.hash_secret(parsed.secret), found[0].hash)
 
     def refresh(self) -> None:
         """Reload now if the index changed (verify does this by itself, rate-limited)."""

@@ -89,6 +89,8 @@ def list_(options: Options, as_json: bool) -> None:
     """Names, kinds, versions and states (never values)."""
     with options.open(create=False) as store:
         credentials = store.list()
+        with store.index.read():
+            clients = store.index.oauth_clients.names()
     if as_json:
         emit([info.to_dict() for info in credentials])
         return
@@ -98,7 +100,8 @@ def list_(options: Options, as_json: bool) -> None:
     rows = [("NAME", "KIND", "VERSIONS", "SCOPES", "ROTATE")]
     for info in credentials:
         scopes = ",".join(info.scopes) or ("*" if info.kind == "token" else "-")
-        rows.append((info.name, info.kind, info.summary(), scopes, period(info.rotate_every)))
+        kind = "oauth_client" if info.name in clients else info.kind
+        rows.append((info.name, kind, info.summary(), scopes, period(info.rotate_every)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]

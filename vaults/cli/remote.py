@@ -1,10 +1,11 @@
-"""The ``mcp-vault remote`` commands: link tokens to Anthropic vaults, sync, list and unlink."""
+"""The ``mcp-vault remote`` commands: link tokens (or OAuth clients) to Anthropic vaults, sync,
+validate, list and unlink."""
 
 from __future__ import annotations
 
 import click
 
-from vaults import remote
+from vaults import oauth_link, remote
 from vaults.cli.group import Options, bridge_url, cli, config_option, emit, note
 from vaults.errors import UsageError
 
@@ -18,24 +19,69 @@ def remote_() -> None:
 @click.argument("name")
 @click.option("--vault", required=True, metavar="VAULT", help="vlt_ id or display name.")
 @click.option("--url", metavar="URL", help="MCP server URL (default: public_url of --config).")
+@click.option(
+    "--oauth", is_flag=True,
+    help="NAME is an OAuth client: create an mcp_oauth credential that the platform refreshes "
+    "itself at the bridge's token endpoint.",
+)  # fmt: skip
+@click.option(
+    "--token-endpoint", metavar="URL",
+    help="With --oauth: the bridge's public token endpoint (default: /token beside the MCP URL).",
+)  # fmt: skip
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def remote_link(
-    options: Options, name: str, vault: str, url: str | None, config: str | None, as_json: bool
+    options: Options,
+    name: str,
+    vault: str,
+    url: str | None,
+    oauth: bool,
+    token_endpoint: str | None,
+    config: str | None,
+    as_json: bool,
 ) -> None:
     """Create (or adopt) the credential for URL in VAULT holding NAME's current token."""
     url = url or bridge_url(config, None)
     if not url:
         raise UsageError("give --url URL (the bridge's public URL) or --config FILE")
+    if token_endpoint and not oauth:
+        raise UsageError("--token-endpoint applies to --oauth links only")
     with options.open(create=False) as store:
-        link = remote.AnthropicRemote(store, lambda: remote.client_for(store)).link(
-            name, vault=vault, url=url
-        )
+        if oauth:
+            link = oauth_link.OAuthLinks(store, lambda: remote.client_for(store)).link(
+                name, vault=vault, url=url, token_endpoint=token_endpoint
+            )
+        else:
+            link = remote.AnthropicRemote(store, lambda: remote.client_for(store)).link(
+                name, vault=vault, url=url
+            )
     if as_json:
         emit(link.to_dict())
     else:
-        click.echo(f"linked {name} -> {link.vault_id}/{link.remote_id} for {link.url}")
+        what = "mcp_oauth" if oauth else "static_bearer"
+        click.echo(f"linked {name} -> {link.vault_id}/{link.remote_id} ({what}) for {link.url}")
+
+
+@remote_.command(name="validate")
+@click.argument("name")
+@click.option("--vault", metavar="VAULT", help="Only the link to this vault (vlt_ id or name).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def remote_validate(options: Options, name: str, vault: str | None, as_json: bool) -> None:
+    """Ask Anthropic to probe NAME's mcp_oauth credential(s) and print the verdict."""
+    with options.open(create=False) as store:
+        results = oauth_link.OAuthLinks(store, lambda: remote.client_for(store)).validate(
+            name, vault=vault
+        )
+    if as_json:
+        emit([result.raw for result in results])
+    else:
+        for result in results:
+            for line in result.lines:
+                click.echo(line)
+    if any(result.status != "valid" for result in results):
+        raise SystemExit(1)
 
 
 @remote_.command(name="sync")

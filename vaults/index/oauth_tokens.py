@@ -16,6 +16,9 @@ from vaults.index.records import LiveToken
 
 # The verifier's state for an access token: valid until ``not_after`` (its expiry).
 ACCESS_STATE = "oauth"
+# Access tokens expired this recently stay known to the verifier (as lapsed, never valid), so
+# that a session they opened survives until the client speaks with its refreshed token.
+LAPSE_WINDOW = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,8 @@ class OAuthTokens:
 
 
 def load_access_tokens(conn: Connection, now: float) -> list[LiveToken]:
-    """Every unexpired access token of a live grant of a live client, as the verifier holds it."""
+    """The access tokens of live grants of live clients, unexpired or lapsed within
+    ``LAPSE_WINDOW``, as the verifier holds them (it checks the expiry, ``not_after``)."""
     rows = conn.execute(
         "SELECT t.kid, t.hash, t.expires_at, COALESCE(t.scopes, g.scopes), c.name "
         "FROM oauth_tokens t "
@@ -91,7 +95,7 @@ def load_access_tokens(conn: Connection, now: float) -> list[LiveToken]:
         "JOIN credentials c ON c.id = o.credential_id "
         "WHERE t.kind = 'access' AND t.expires_at > ? AND g.revoked_at IS NULL "
         "AND o.revoked_at IS NULL",
-        (now,),
+        (now - LAPSE_WINDOW,),
     ).fetchall()
     return [
         LiveToken(kid, bytes(digest), ACCESS_STATE, float(expires), _scopes(scopes), name, 0)

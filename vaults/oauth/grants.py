@@ -178,6 +178,21 @@ class Grants:
             "the refresh token was already used; every token of its grant is revoked",
         )
 
+    def peek(
+        self, token: str, kind: str, client: OAuthClient | None = None
+    ) -> tuple[str, tuple[str, ...], float] | None:
+        """``(client_id, scopes, expires_at)`` of a token of ``kind`` of a live grant (of
+        ``client``), used or not: a spent refresh token is found, so that its reuse is
+        detected when it is exchanged; None if unknown or revoked."""
+        with self.index.read():
+            row = find(self.index, token, kind)
+            grant = None if row is None else self.index.oauth_grants.get(row.grant_id)
+        if row is None or grant is None or grant.revoked:
+            return None
+        if client is not None and grant.client_id != client.client_id:
+            return None
+        return grant.client_id, grant.scopes, row.expires_at
+
     def revoke_token(self, token: str, client: OAuthClient | None = None) -> bool:
         """End the grant of an access or refresh token (RFC 7009); False if unknown (or of
         another client than ``client``)."""

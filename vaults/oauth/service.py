@@ -85,6 +85,17 @@ class OAuthService:
     def revoke_token(self, token: str, client: OAuthClient | None = None) -> bool:
         return self.grants.revoke_token(token, client)
 
+    def peek_refresh(
+        self, client: OAuthClient, token: str
+    ) -> tuple[tuple[str, ...], float] | None:
+        """The scopes and expiry of ``client``'s refresh token (spent or not), or None."""
+        found = self.grants.peek(token, "refresh", client)
+        return None if found is None else (found[1], found[2])
+
+    def peek_access(self, token: str) -> tuple[str, tuple[str, ...], float] | None:
+        """The client id, scopes and expiry of an access token of a live grant, or None."""
+        return self.grants.peek(token, "access")
+
     # consent
     def request_authorization(
         self,

@@ -1,0 +1,115 @@
+"""The authorization server's routes, from the SDK's route and metadata builders.
+
+``create_auth_routes`` gives the authorize and registration endpoints as the SDK builds them.
+Its token and revocation endpoints and its metadata are replaced: both endpoints must
+authenticate clients against hashed secrets (``clients``), the token endpoint adds
+``client_credentials`` (``token``), and the RFC 8414 metadata must say so. The RFC 9728
+protected-resource metadata and the ``WWW-Authenticate: ... resource_metadata=`` of a 401 come
+from the SDK's resource-server side (``AuthSettings.resource_server_url``, see ``bridge.app``).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from mcp.server.auth.handlers.metadata import MetadataHandler
+from mcp.server.auth.handlers.revoke import RevocationHandler
+from mcp.server.auth.routes import (
+    REGISTRATION_PATH,
+    TOKEN_PATH,
+    build_metadata,
+    cors_middleware,
+    create_auth_routes,
+)
+from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
+from mcp.server.transport_security import RequestBodyLimitMiddleware
+from pydantic import AnyHttpUrl
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute, Route
+
+from bridge.oauth.clients import VaultClientAuthenticator
+from bridge.oauth.consent import PATH as CONSENT_PATH
+from bridge.oauth.consent import ConsentPage
+from bridge.oauth.provider import VaultOAuthProvider
+from bridge.oauth.token import MAX_FORM_BYTES, TokenEndpoint
+from vaults.oauth import OAuthService
+
+REVOCATION_PATH = "/revoke"
+METADATA_PATH = "/.well-known/oauth-authorization-server"
+
+
+def issuer_for(public_url: str) -> str:
+    """The issuer of a bridge serving MCP at ``public_url``: that URL without its ``/mcp`` or
+    ``/sse`` endpoint (and so the base of ``/token`` and ``/authorize``)."""
+    parts = urlsplit(public_url)
+    path = parts.path.rstrip("/")
+    for endpoint in ("/mcp", "/sse"):
+        if path.endswith(endpoint):
+            path = path[: -len(endpoint)]
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def oauth_routes(
+    service: OAuthService,
+    *,
+    public_url: str,
+    dynamic_registration: bool = False,
+    dynamic_scopes: tuple[str, ...] = (),
+) -> list[BaseRoute]:
+    """The routes of the bridge's authorization server for a bridge at ``public_url``."""
+    issuer = issuer_for(public_url)
+    issuer_url = AnyHttpUrl(issuer)
+    provider = VaultOAuthProvider(
+        service,
+        consent_url=lambda request_id: issuer + CONSENT_PATH.format(request_id=request_id),
+        dynamic_scopes=dynamic_scopes,
+    )
+    registration = ClientRegistrationOptions(
+        enabled=dynamic_registration, valid_scopes=list(dynamic_scopes) or None
+    )
+    revocation = RevocationOptions(enabled=True)
+    kept = [
+        route
+        for route in create_auth_routes(
+            provider,
+            issuer_url,
+            client_registration_options=registration,
+            revocation_options=revocation,
+        )
+        if isinstance(route, Route)
+        and route.path not in (TOKEN_PATH, REVOCATION_PATH, METADATA_PATH)
+    ]
+    assert {route.path for route in kept} <= {"/authorize", REGISTRATION_PATH}
+    metadata = build_metadata(issuer_url, None, registration, revocation)
+    metadata.grant_types_supported = ["authorization_code", "refresh_token", "client_credentials"]
+    metadata.token_endpoint_auth_methods_supported = [
+        "client_secret_basic", "client_secret_post", "none",
+    ]  # fmt: skip
+    authenticator = VaultClientAuthenticator(service)
+    revoke = RevocationHandler(provider, authenticator)
+    return [
+        Route(
+            METADATA_PATH,
+            endpoint=cors_middleware(MetadataHandler(metadata).handle, ["GET", "OPTIONS"]),
+            methods=["GET", "OPTIONS"],
+        ),
+        Route(TOKEN_PATH, endpoint=_cors(TokenEndpoint(provider)), methods=["POST", "OPTIONS"]),
+        Route(
+            REVOCATION_PATH,
+            endpoint=_cors(
+                RequestBodyLimitMiddleware(cors_middleware(revoke.handle, ["POST"]), MAX_FORM_BYTES)
+            ),
+            methods=["POST", "OPTIONS"],
+        ),
+        *kept,
+        Route(CONSENT_PATH, endpoint=ConsentPage(service), methods=["GET"]),
+    ]
+
+
+def _cors(app: object) -> CORSMiddleware:
+    return CORSMiddleware(
+        app=app,  # type: ignore[arg-type]
+        allow_origins="*",
+        allow_methods=["POST", "OPTIONS"],
+        allow_headers=["mcp-protocol-version", "authorization", "content-type"],
+    )
