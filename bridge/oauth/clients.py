@@ -69,7 +69,7 @@ class VaultClientAuthenticator(ClientAuthenticator):
             client_id, secret = basic
             if isinstance(form_id, str) and form_id and form_id != client_id:
                 raise AuthenticationError("client_id differs from the Basic authorization")
-            if form_secret is not None:
+            if form_secret:
                 raise AuthenticationError("send the client secret once (header or body)")
         else:
             client_id = form_id if isinstance(form_id, str) else ""

@@ -48,7 +48,7 @@ class ConsentPage:
     def __init__(self, service: OAuthService) -> None:
         self.service = service
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         request_id = request.path_params["request_id"]
         found = await anyio.to_thread.run_sync(self.service.authorization, request_id)
         if found is None:

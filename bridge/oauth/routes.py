@@ -13,7 +13,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 from mcp.server.auth.handlers.metadata import MetadataHandler
-from mcp.server.auth.handlers.revoke import RevocationHandler
 from mcp.server.auth.routes import (
     REGISTRATION_PATH,
     TOKEN_PATH,
@@ -22,16 +21,14 @@ from mcp.server.auth.routes import (
     create_auth_routes,
 )
 from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
-from mcp.server.transport_security import RequestBodyLimitMiddleware
 from pydantic import AnyHttpUrl
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Route
 
-from bridge.oauth.clients import VaultClientAuthenticator
 from bridge.oauth.consent import PATH as CONSENT_PATH
 from bridge.oauth.consent import ConsentPage
 from bridge.oauth.provider import VaultOAuthProvider
-from bridge.oauth.token import MAX_FORM_BYTES, TokenEndpoint
+from bridge.oauth.token import RevocationEndpoint, TokenEndpoint
 from vaults.oauth import OAuthService
 
 REVOCATION_PATH = "/revoke"
@@ -80,13 +77,13 @@ def oauth_routes(
         and route.path not in (TOKEN_PATH, REVOCATION_PATH, METADATA_PATH)
     ]
     assert {route.path for route in kept} <= {"/authorize", REGISTRATION_PATH}
-    metadata = build_metadata(issuer_url, None, registration, revocation)
+    # A str, not the AnyHttpUrl: the metadata model keeps an empty path as it is (RFC 8414
+    # compares issuers exactly), where AnyHttpUrl would add a "/".
+    metadata = build_metadata(issuer, None, registration, revocation)  # type: ignore[arg-type]
     metadata.grant_types_supported = ["authorization_code", "refresh_token", "client_credentials"]
     metadata.token_endpoint_auth_methods_supported = [
         "client_secret_basic", "client_secret_post", "none",
     ]  # fmt: skip
-    authenticator = VaultClientAuthenticator(service)
-    revoke = RevocationHandler(provider, authenticator)
     return [
         Route(
             METADATA_PATH,
@@ -96,13 +93,11 @@ def oauth_routes(
         Route(TOKEN_PATH, endpoint=_cors(TokenEndpoint(provider)), methods=["POST", "OPTIONS"]),
         Route(
             REVOCATION_PATH,
-            endpoint=_cors(
-                RequestBodyLimitMiddleware(cors_middleware(revoke.handle, ["POST"]), MAX_FORM_BYTES)
-            ),
+            endpoint=_cors(RevocationEndpoint(provider)),
             methods=["POST", "OPTIONS"],
         ),
         *kept,
-        Route(CONSENT_PATH, endpoint=ConsentPage(service), methods=["GET"]),
+        Route(CONSENT_PATH, endpoint=ConsentPage(service).handle, methods=["GET"]),
     ]
 
 

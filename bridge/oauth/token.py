@@ -1,4 +1,4 @@
-"""The token endpoint: the SDK's ``TokenHandler``, plus what it lacks.
+"""The token and revocation endpoints: the SDK's handlers, plus what they lack.
 
 The SDK's handler does the ``authorization_code`` (PKCE S256, redirect URI) and
 ``refresh_token`` grants. In front of it this endpoint:
@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qsl, urlencode
 
+from mcp.server.auth.handlers.revoke import RevocationHandler
 from mcp.server.auth.handlers.token import TokenErrorResponse, TokenHandler
 from mcp.server.auth.json_response import PydanticJSONResponse
 from mcp.server.auth.middleware.client_auth import AuthenticationError
@@ -69,6 +70,42 @@ def replay(body: bytes) -> Receive:
     return receive
 
 
+async def form_request(
+    scope: Scope, receive: Receive, *, secret_field: bool = False
+) -> tuple[Request, dict[str, str]] | Response:
+    """The form of a token or revocation request, read within ``MAX_FORM_BYTES``, with the
+    ``client_id`` of a Basic authorization added when the form leaves it out (and an empty
+    ``client_secret`` with ``secret_field``); or the error response that refuses it."""
+    body = await read_body(receive, MAX_FORM_BYTES)
+    if body is None:
+        return token_error("invalid_request", f"the form is over {MAX_FORM_BYTES} bytes", 413)
+    request = Request(scope, replay(body))
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return token_error("invalid_request", "send the form as application/x-www-form-urlencoded")
+    try:
+        fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        basic = basic_credentials(request)
+    except UnicodeDecodeError:
+        return token_error("invalid_request", "the form is not UTF-8")
+    except AuthenticationError as exc:
+        return token_error("invalid_client", exc.message, 401)
+    names = [name for name, _ in fields]
+    if len(names) != len(set(names)):
+        return token_error("invalid_request", "a parameter is repeated")  # RFC 6749 §3.2
+    form = dict(fields)
+    changed = False
+    if basic is not None and "client_id" not in form:
+        form["client_id"] = basic[0]
+        changed = True
+    if secret_field and "client_secret" not in form:
+        form["client_secret"] = ""  # the SDK's revocation model requires the field
+        changed = True
+    if changed:
+        request = Request(scope, replay(urlencode(form).encode()))
+    return request, form
+
+
 class TokenEndpoint:
     """``POST /token`` as an ASGI app."""
 
@@ -78,37 +115,14 @@ class TokenEndpoint:
         self.handler = TokenHandler(provider, self.authenticator)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.respond(scope, receive)
+        prepared = await form_request(scope, receive)
+        if isinstance(prepared, Response):
+            response = prepared
+        elif prepared[1].get("grant_type") == "client_credentials":
+            response = await self.client_credentials(*prepared)
+        else:
+            response = await self.handler.handle(prepared[0])
         await response(scope, receive, send)
-
-    async def respond(self, scope: Scope, receive: Receive) -> Response:
-        body = await read_body(receive, MAX_FORM_BYTES)
-        if body is None:
-            return token_error("invalid_request", f"the form is over {MAX_FORM_BYTES} bytes", 413)
-        request = Request(scope, replay(body))
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind != "application/x-www-form-urlencoded":
-            return token_error(
-                "invalid_request", "send the token request as application/x-www-form-urlencoded"
-            )
-        try:
-            fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-            basic = basic_credentials(request)
-        except UnicodeDecodeError:
-            return token_error("invalid_request", "the form is not UTF-8")
-        except AuthenticationError as exc:
-            return token_error("invalid_client", exc.message, 401)
-        names = [name for name, _ in fields]
-        if len(names) != len(set(names)):
-            return token_error("invalid_request", "a parameter is repeated")  # RFC 6749 §3.2
-        form = dict(fields)
-        if basic is not None and "client_id" not in form:
-            form["client_id"] = basic[0]
-            body = urlencode(form).encode()
-            request = Request(scope, replay(body))
-        if form.get("grant_type") == "client_credentials":
-            return await self.client_credentials(request, form)
-        return await self.handler.handle(request)
 
     async def client_credentials(self, request: Request, form: dict[str, str]) -> Response:
         try:
@@ -127,3 +141,17 @@ class TokenEndpoint:
         except TokenError as exc:
             return token_error(exc.error, exc.error_description or exc.error)
         return PydanticJSONResponse(content=tokens, status_code=200, headers=_NO_STORE)
+
+
+class RevocationEndpoint:
+    """``POST /revoke`` (RFC 7009) as an ASGI app: the SDK's handler, on the same form rules."""
+
+    def __init__(self, provider: VaultOAuthProvider) -> None:
+        self.handler = RevocationHandler(provider, VaultClientAuthenticator(provider.service))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        prepared = await form_request(scope, receive, secret_field=True)
+        response = (
+            prepared if isinstance(prepared, Response) else await self.handler.handle(prepared[0])
+        )
+        await response(scope, receive, send)

@@ -18,6 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from bridge.app import create_app
 from bridge.config import BridgeConfig, load_config
+from bridge.serve import oauth_service
 from bridge.tools.loader import build_registry
 from tests.support.live import free_socket, serve
 from vaults.store import Store
@@ -109,7 +110,7 @@ def start_bridge(tmp_path: Path, store: Store) -> Iterator[Callable[..., Running
         registry = build_registry(config, store.secret_resolver())
         verifier = store.token_index(config.auth.tokens)
         stack.callback(verifier.close)
-        app = create_app(config, registry, verifier)
+        app = create_app(config, registry, verifier, oauth=oauth_service(store, config))
         live = stack.enter_context(serve(app, sock=sock))
         return RunningBridge(live.url, store, token, config, workdir)
 

@@ -85,9 +85,7 @@ class OAuthService:
     def revoke_token(self, token: str, client: OAuthClient | None = None) -> bool:
         return self.grants.revoke_token(token, client)
 
-    def peek_refresh(
-        self, client: OAuthClient, token: str
-    ) -> tuple[tuple[str, ...], float] | None:
+    def peek_refresh(self, client: OAuthClient, token: str) -> tuple[tuple[str, ...], float] | None:
         """The scopes and expiry of ``client``'s refresh token (spent or not), or None."""
         found = self.grants.peek(token, "refresh", client)
         return None if found is None else (found[1], found[2])
