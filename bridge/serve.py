@@ -100,12 +100,14 @@ def oauth_service(store: Store, config: BridgeConfig) -> OAuthService | None:
     settings = config.auth.oauth
     if not settings.enabled:
         return None
-    return OAuthService(
+    service = OAuthService(
         store,
         access_ttl=settings.access_token_ttl,
         refresh_ttl=settings.refresh_token_ttl,
         code_ttl=settings.code_ttl,
     )
+    service.publish()  # mcp-vault remote link --oauth issues tokens of the same lifetimes
+    return service
 
 
 def _announce(

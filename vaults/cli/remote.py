@@ -81,7 +81,7 @@ def remote_validate(options: Options, name: str, vault: str | None, as_json: boo
             for line in result.lines:
                 click.echo(line)
     if any(result.status != "valid" for result in results):
-        raise SystemExit(1)
+        raise click.exceptions.Exit(1)
 
 
 @remote_.command(name="sync")

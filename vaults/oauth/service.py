@@ -21,19 +21,42 @@ CODE_TTL = 600.0
 
 
 class OAuthService:
-    """Clients, grants and consent over one store."""
+    """Clients, grants and consent over one store.
+
+    Lifetimes not given are the ones the bridge serving this store published (``publish``, at
+    its start, from its ``[auth.oauth]`` config), else the defaults: so the access token that
+    ``mcp-vault remote link --oauth`` issues lives as long as the bridge's own.
+    """
 
     def __init__(
         self,
         store: Store,
         *,
-        access_ttl: float = ACCESS_TTL,
-        refresh_ttl: float = REFRESH_TTL,
-        code_ttl: float = CODE_TTL,
+        access_ttl: float | None = None,
+        refresh_ttl: float | None = None,
+        code_ttl: float | None = None,
     ) -> None:
         self.store = store
-        self.grants = Grants(store.index, access_ttl=access_ttl, refresh_ttl=refresh_ttl)
-        self.consent = Consent(store.index, self.grants, code_ttl=code_ttl)
+        with store.index.read():
+            access = access_ttl or _stored(store, "oauth.access_ttl") or ACCESS_TTL
+            refresh = refresh_ttl or _stored(store, "oauth.refresh_ttl") or REFRESH_TTL
+            code = code_ttl or _stored(store, "oauth.code_ttl") or CODE_TTL
+        self.grants = Grants(store.index, access_ttl=access, refresh_ttl=refresh)
+        self.consent = Consent(store.index, self.grants, code_ttl=code)
+
+    def publish(self) -> None:
+        """Record this service's lifetimes in the store, for the CLI's grants."""
+        wanted = {
+            "oauth.access_ttl": self.grants.access_ttl,
+            "oauth.refresh_ttl": self.grants.refresh_ttl,
+            "oauth.code_ttl": self.consent.code_ttl,
+        }
+        with self.store.index.read():
+            same = all(_stored(self.store, key) == value for key, value in wanted.items())
+        if not same:
+            with self.store.index.write():
+                for key, value in wanted.items():
+                    self.store.index.meta.set(key, repr(value))
 
     # clients
     def add_client(
@@ -132,3 +155,11 @@ class OAuthService:
 
     def exchange_code(self, client: OAuthClient, code: str) -> IssuedTokens:
         return self.consent.exchange(client, code)
+
+
+def _stored(store: Store, key: str) -> float | None:
+    text = store.index.meta.get(key)
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None

@@ -2,7 +2,8 @@
 most twenty; secrets are accepted, rotated in place, purged on archive, and never returned.
 
 ``secret_for`` and ``resolve_credential`` are the platform's side, for tests: what it holds and
-what it would inject for an MCP server URL.
+what it would inject for an MCP server URL; ``oauth`` refreshes and validates ``mcp_oauth``
+credentials as the platform does (``oauth_refresh``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from typing import Annotated, Any
 
 from pydantic import StringConstraints
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,6 +21,7 @@ from tests.fakes.managed_agents import endpoints
 from tests.fakes.managed_agents.bodies import (
     Strict,
     check_metadata,
+    empty_body,
     parse,
     patch_metadata,
 )
@@ -31,6 +34,7 @@ from tests.fakes.managed_agents.credential_auth import (
     update_auth,
 )
 from tests.fakes.managed_agents.errors import bad, conflict, not_found
+from tests.fakes.managed_agents.oauth_refresh import OAuthPlatform
 from tests.fakes.managed_agents.pagination import Listing, paginate
 from tests.fakes.managed_agents.query import Query
 from tests.fakes.managed_agents.resource import Record, Resource, Routes, Store, json_response
@@ -58,6 +62,7 @@ class Credentials(Resource):
     def __init__(self, store: Store, vaults: Vaults) -> None:
         super().__init__(store)
         self.vaults = vaults
+        self.oauth = OAuthPlatform(self)
 
     def secret_for(self, vault_id: str, credential_id: str) -> str:
         """The secret the platform holds for an active credential (token, access token or
@@ -206,6 +211,16 @@ class Credentials(Resource):
             body = parse(_CredentialUpdate, raw)
             return json_response(self.update(params["vault_id"], params["credential_id"], body))
 
+        async def validate_credential(request: Request) -> Response:
+            Query(request, set())
+            await empty_body(request)
+            params = request.path_params
+            return json_response(
+                await run_in_threadpool(
+                    self.oauth.validate, params["vault_id"], params["credential_id"]
+                )
+            )
+
         credentials = "/v1/vaults/{vault_id}/credentials"
         credential = credentials + "/{credential_id}"
         ids = ("vault_id", "credential_id")
@@ -220,4 +235,5 @@ class Credentials(Resource):
             ("POST", credential, update_credential),
             ("DELETE", credential, endpoints.delete(self.delete, *ids)),
             ("POST", credential + "/archive", endpoints.archive(self.archive, *ids)),
+            ("POST", credential + "/mcp_oauth_validate", validate_credential),
         ]
