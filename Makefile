@@ -27,11 +27,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The official TypeScript MCP SDK, for the OAuth client test (skipped, with its reason, without npm).
+TS_CLIENT := tests/bridge/oauth/ts_client
+$(TS_CLIENT)/node_modules/.installed: $(TS_CLIENT)/package-lock.json
+	if command -v npm >/dev/null 2>&1; then \
+	  cd $(TS_CLIENT) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "make: npm not found; the TypeScript client test will skip" >&2; fi
+
+pytest: $(STAMP) $(TS_CLIENT)/node_modules/.installed
 	$(BIN)/python -m pytest -m "not secret_service"
 	bash tests/secret_service.sh $(BIN)/python -m pytest -m secret_service
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache $(TS_CLIENT)/node_modules
