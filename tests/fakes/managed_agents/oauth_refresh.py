@@ -7,6 +7,8 @@ authentication (``client_secret_basic``: HTTP Basic; ``client_secret_post``: in 
 ``none``: ``client_id`` only); a 200 replaces the access token, its expiry (``expires_in``) and
 the refresh token when a new one is returned; then the call is retried once. ``McpOAuth`` is
 that behaviour as an ``httpx2.Auth`` for the MCP client the tests run as the platform.
+Concurrent calls that meet a 401 together refresh once each unless one sees that another has
+already refreshed; the real platform's serialisation of refreshes is not observable here.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import Generator
+from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 import httpx
 import httpx2
 
@@ -193,40 +196,48 @@ class OAuthPlatform:
 
 
 class McpOAuth(httpx2.Auth):
-    """An MCP client's HTTP auth as the platform does it for one ``mcp_oauth`` credential."""
-
-    requires_response_body = True
+    """An MCP client's HTTP auth as the platform does it for one ``mcp_oauth`` credential: the
+    refresh goes to the token endpoint on its own connection (in a worker thread for an async
+    client), so the caller sees the retried call's response, or the original 401."""
 
     def __init__(self, platform: OAuthPlatform, vault_id: str, credential_id: str) -> None:
         self.platform = platform
         self.vault_id = vault_id
         self.credential_id = credential_id
 
-    def _refresh(self) -> Generator[httpx2.Request, httpx2.Response, bool]:
-        request = self.platform.refresh_request(self.vault_id, self.credential_id)
-        if request is None:
-            return False
-        answer = yield httpx2.Request(
-            "POST", request.url, data=request.form, headers=request.headers
-        )
-        return self.platform.apply_refresh(
-            self.vault_id, self.credential_id, answer.status_code, answer.text
-        )
+    def _refresh(self) -> bool:
+        outcome = self.platform.refresh_now(self.vault_id, self.credential_id)
+        return bool(outcome["status"] == "succeeded")
 
-    def auth_flow(
+    def _sign(self, request: httpx2.Request) -> str:
+        used = self.platform.access_token(self.vault_id, self.credential_id)
+        request.headers["Authorization"] = f"Bearer {used}"
+        return used
+
+    def _stale(self, used: str) -> bool:
+        """Whether another call refreshed since ``used`` was sent (then just retry)."""
+        return self.platform.access_token(self.vault_id, self.credential_id) != used
+
+    def sync_auth_flow(
         self, request: httpx2.Request
     ) -> Generator[httpx2.Request, httpx2.Response, None]:
         if self.platform.expired(self.vault_id, self.credential_id):
-            yield from self._refresh()
-        used = self.platform.access_token(self.vault_id, self.credential_id)
-        request.headers["Authorization"] = f"Bearer {used}"
+            self._refresh()
+        used = self._sign(request)
         response = yield request
-        if response.status_code != 401:
-            return
-        current = self.platform.access_token(self.vault_id, self.credential_id)
-        if current == used and not (yield from self._refresh()):
-            return
-        request.headers["Authorization"] = (
-            f"Bearer {self.platform.access_token(self.vault_id, self.credential_id)}"
-        )
-        yield request
+        if response.status_code == 401 and (self._stale(used) or self._refresh()):
+            self._sign(request)
+            yield request
+
+    async def async_auth_flow(
+        self, request: httpx2.Request
+    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        if self.platform.expired(self.vault_id, self.credential_id):
+            await anyio.to_thread.run_sync(self._refresh)
+        used = self._sign(request)
+        response = yield request
+        if response.status_code == 401 and (
+            self._stale(used) or await anyio.to_thread.run_sync(self._refresh)
+        ):
+            self._sign(request)
+            yield request
