@@ -21,7 +21,14 @@ from vaults import links
 from vaults.errors import NotFoundError, OAuthError, PushError, RemoteError, UsageError
 from vaults.index import Link, OAuthClient
 from vaults.oauth import IssuedTokens, OAuthService
-from vaults.remote import META_NAME, META_STORE, AnthropicRemote, api_error, client_for
+from vaults.remote import (
+    META_NAME,
+    META_STORE,
+    OAUTH_KIND,
+    AnthropicRemote,
+    api_error,
+    client_for,
+)
 from vaults.rotation import register_pusher
 
 if TYPE_CHECKING:
@@ -29,7 +36,7 @@ if TYPE_CHECKING:
 
     from vaults.store import Store
 
-KIND = "anthropic_oauth"
+KIND = OAUTH_KIND
 
 
 def token_endpoint_for(mcp_url: str) -> str:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from vaults.store import Store
 
 KIND = "anthropic"
+OAUTH_KIND = "anthropic_oauth"  # an OAuth client's mcp_oauth credential (vaults.oauth_link)
 API_KEY_SECRET = "anthropic-api-key"  # noqa: S105 - the name of a credential, not a value
 META_STORE = "mcp-vault-store"
 META_NAME = "mcp-vault-credential"
@@ -245,14 +246,15 @@ class AnthropicRemote:
         return [self.push_link(link) for link in self.store.links(name) if link.kind == KIND]
 
     def unlink(self, name: str, *, vault: str) -> list[Link]:
-        """Archive the remote credential(s) of ``name`` in ``vault`` and forget the links."""
+        """Archive the remote credential(s) of ``name`` in ``vault`` (``static_bearer`` or
+        ``mcp_oauth``) and forget the links."""
         import anthropic
 
         vault_id = self.resolve_vault(vault, create=False)
         found = [
             link
             for link in self.store.links(name)
-            if link.kind == KIND and link.vault_id == vault_id
+            if link.kind in (KIND, OAUTH_KIND) and link.vault_id == vault_id
         ]
         if not found:
             raise NotFoundError(f"{name} is not linked to vault {vault}; see mcp-vault remote list")

@@ -338,3 +338,29 @@ def test_dynamic_registration_is_off_by_default_and_on_by_config(
     assert found is not None and found.dynamic
     too_wide = httpx.post(f"{bridge.url}/register", json={**meta, "scope": "admin"})
     assert too_wide.status_code == 400
+
+
+async def test_no_token_or_secret_reaches_a_log_line(
+    bridge: RunningBridge, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = OAuthService(bridge.store)
+    client, secret = service.add_client("agent", scopes=["echo"])
+    assert secret is not None
+    auth = basic(client.client_id, secret)
+    with caplog.at_level(logging.DEBUG):
+        issued = token_request(bridge, {"grant_type": "client_credentials"}, auth).json()
+        grant = service.issue_grant(client)
+        assert grant.refresh_token is not None
+        refreshed = token_request(
+            bridge, {"grant_type": "refresh_token", "refresh_token": grant.refresh_token}, auth
+        ).json()
+        async with connect(bridge, "http", issued["access_token"]) as mcp:
+            await mcp.call_tool("echo", {"text": "x"})
+        token_request(
+            bridge, {"grant_type": "refresh_token", "refresh_token": grant.refresh_token}, auth
+        )  # a reuse: audited and logged, without the token
+    text = caplog.text + "".join(str(row.to_dict()) for row in bridge.store.audit())
+    assert "bridge.calls" in {record.name for record in caplog.records}
+    for value in (secret, issued["access_token"], grant.refresh_token, refreshed["access_token"],
+                  refreshed["refresh_token"], grant.access_token):  # fmt: skip
+        assert value.split("_")[2] not in text  # not even the secret part

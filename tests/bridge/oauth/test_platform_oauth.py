@@ -123,6 +123,13 @@ def test_remote_validate_prints_the_platforms_verdict(
     assert verdict["mcp_probe"]["http_response"]["status_code"] == 401
     assert verdict["refresh"]["status"] == "failed"
     assert verdict["refresh"]["http_response"]["status_code"] == 401  # invalid_client
+    assert vault_main(["remote", "unlink", "agent", "--vault", "team"]) == 0
+    assert bridge.store.links("agent") == []
+    [archived] = [
+        body for body in (r.body for r in api.state.credentials.vaults.credentials.values())
+        if body["auth"]["type"] == "mcp_oauth"
+    ]  # fmt: skip
+    assert archived["archived_at"] is not None
 
 
 def test_link_refuses_what_cannot_work_and_leaves_no_grant_behind(
