@@ -130,8 +130,9 @@ class OAuthLinks:
             ),
             None,
         )  # fmt: skip
+        origin = f"link:{vault_id}"
         try:
-            issued = self.oauth.issue_grant(client)
+            issued = self.oauth.issue_grant(client, origin)
         except OAuthError as exc:
             raise UsageError(str(exc)) from exc
         try:
@@ -141,6 +142,8 @@ class OAuthLinks:
             if issued.refresh_token is not None:
                 self.oauth.revoke_token(issued.refresh_token)
             raise
+        # The credential holds the new grant now: the one it held before (if any) ends.
+        self.oauth.replace_grants(client, origin, issued.grant_id)
         if existing is not None:
             return links.update(self.store, existing.id, pushed_version=current.version)
         link = links.add(

@@ -37,14 +37,29 @@ class OAuthGrants:
         self._db = db
 
     def insert(
-        self, client_id: str, scopes: Sequence[str], resource: str | None, now: float
+        self,
+        client_id: str,
+        scopes: Sequence[str],
+        resource: str | None,
+        now: float,
+        origin: str | None = None,
     ) -> int:
+        """A new grant; ``origin`` says what made it when that matters later (``link:VAULT``)."""
         row = self._db.execute(
-            "INSERT INTO oauth_grants (client_id, scopes, resource, created_at) "
-            "VALUES (?, ?, ?, ?) RETURNING id",
-            (client_id, json.dumps(list(scopes)), resource, now),
+            "INSERT INTO oauth_grants (client_id, scopes, resource, origin, created_at) "
+            "VALUES (?, ?, ?, ?, ?) RETURNING id",
+            (client_id, json.dumps(list(scopes)), resource, origin, now),
         ).fetchone()
         return int(row[0])
+
+    def revoke_older(self, client_id: str, origin: str, keep: int, why: str, now: float) -> int:
+        """End the client's other live grants of ``origin`` (all but ``keep``)."""
+        cursor = self._db.execute(
+            "UPDATE oauth_grants SET revoked_at = ?, revoked_why = ? WHERE client_id = ? "
+            "AND origin = ? AND id <> ? AND revoked_at IS NULL",
+            (now, why, client_id, origin, keep),
+        )
+        return cursor.rowcount
 
     def get(self, grant_id: int) -> Grant | None:
         row = self._db.execute(f"{_SELECT} WHERE id = ?", (grant_id,)).fetchone()

@@ -113,6 +113,7 @@ CREATE TABLE oauth_grants (
     client_id TEXT NOT NULL REFERENCES oauth_clients(client_id) ON DELETE CASCADE,
     scopes TEXT NOT NULL DEFAULT '[]',
     resource TEXT,
+    origin TEXT,
     created_at REAL NOT NULL,
     revoked_at REAL,
     revoked_why TEXT

@@ -101,15 +101,21 @@ class Grants:
         )  # fmt: skip
         return IssuedTokens(
             access, int(self.access_ttl), scopes or grant.scopes, refresh_token,
-            now + self.access_ttl,
+            now + self.access_ttl, grant.id,
         )  # fmt: skip
 
     def new_grant(
-        self, client: OAuthClient, scopes: Sequence[str] | None, resource: str | None = None
+        self,
+        client: OAuthClient,
+        scopes: Sequence[str] | None,
+        resource: str | None = None,
+        origin: str | None = None,
     ) -> Grant:
         """Insert a grant for ``client`` (in the caller's transaction)."""
         granted = granted_scopes(client, scopes)
-        grant_id = self.index.oauth_grants.insert(client.client_id, granted, resource, time.time())
+        grant_id = self.index.oauth_grants.insert(
+            client.client_id, granted, resource, time.time(), origin
+        )
         found = self.index.oauth_grants.get(grant_id)
         assert found is not None
         return found
@@ -126,15 +132,28 @@ class Grants:
             grant = self.new_grant(client, scopes, resource)
             return self.issue(conn, client, grant, refresh=False, action="oauth.token")
 
-    def pre_approved(self, client: OAuthClient) -> IssuedTokens:
+    def pre_approved(self, client: OAuthClient, origin: str | None = None) -> IssuedTokens:
         """A grant the operator gives by linking the client (access and refresh token)."""
         if "refresh_token" not in client.grant_types:
             raise OAuthError(
                 "unauthorized_client", f"{client.name} may not use refresh tokens; add the grant"
             )
         with self.index.write() as conn:
-            grant = self.new_grant(client, None)
+            grant = self.new_grant(client, None, origin=origin)
             return self.issue(conn, client, grant, refresh=True, action="oauth.link")
+
+    def replace(self, client: OAuthClient, origin: str, keep: int) -> int:
+        """End the client's older grants of ``origin`` once grant ``keep`` replaced them."""
+        with self.index.write() as conn:
+            ended = self.index.oauth_grants.revoke_older(
+                client.client_id, origin, keep, "replaced", time.time()
+            )
+            if ended:
+                audit.record(
+                    conn, "oauth.replace", credential=client.name,
+                    detail=f"{ended} older grants of {origin} ended",
+                )  # fmt: skip
+            return ended
 
     def refresh(
         self, client: OAuthClient, refresh_token: str, scopes: Sequence[str] | None = None

@@ -19,6 +19,7 @@ class IssuedTokens:
     scopes: tuple[str, ...]
     refresh_token: str | None = field(default=None, repr=False)
     expires_at: float = 0.0
+    grant_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)

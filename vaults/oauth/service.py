@@ -97,8 +97,13 @@ class OAuthService:
     ) -> IssuedTokens:
         return self.grants.client_credentials(client, scopes)
 
-    def issue_grant(self, client: OAuthClient) -> IssuedTokens:
-        return self.grants.pre_approved(client)
+    def issue_grant(self, client: OAuthClient, origin: str | None = None) -> IssuedTokens:
+        """A pre-approved grant (access and refresh token); ``origin`` names its holder."""
+        return self.grants.pre_approved(client, origin)
+
+    def replace_grants(self, client: OAuthClient, origin: str, keep: int) -> int:
+        """End ``client``'s older grants of ``origin``, now that grant ``keep`` holds its place."""
+        return self.grants.replace(client, origin, keep)
 
     def refresh(
         self, client: OAuthClient, refresh_token: str, scopes: Sequence[str] | None = None

@@ -158,3 +158,26 @@ def test_link_refuses_what_cannot_work_and_leaves_no_grant_behind(
             "SELECT COUNT(*) FROM oauth_grants WHERE revoked_at IS NULL"
         ).fetchone()[0]
     assert live == 0
+
+
+def test_linking_again_updates_the_credential_in_place(
+    api: RunningFake, start_bridge: StartBridge, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bridge = start_bridge(OAUTH_TOML)
+    _linked(bridge, capsys, "echo")
+    [first] = bridge.store.links("agent")
+    assert first.remote_id is not None
+    held = api.state.secret_for(first.vault_id, first.remote_id)
+    url = bridge.config.server.public_url
+    assert vault_main(["remote", "link", "agent", "--oauth", "--vault", "team", "--url", url]) == 0
+    [again] = bridge.store.links("agent")
+    assert again.id == first.id and again.remote_id == first.remote_id
+    assert api.state.secret_for(again.vault_id, again.remote_id) != held
+    with bridge.store.index.read() as conn:
+        live = conn.execute("SELECT COUNT(*) FROM oauth_grants WHERE revoked_at IS NULL")
+        assert live.fetchone()[0] == 1  # the grant the credential held before has ended
+    oauth = [
+        body for body in (r.body for r in api.state.credentials.vaults.credentials.values())
+        if body["auth"]["type"] == "mcp_oauth"
+    ]  # fmt: skip
+    assert len(oauth) == 1 and oauth[0]["auth"]["refresh"]["scope"] == "echo"
