@@ -71,6 +71,11 @@ class _AnnouncingServer(uvicorn.Server):
             print(f"ready {sockets[0].getsockname()[1]}", flush=True)
 
 
+def announcing_server(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn server that prints ``ready PORT`` once it listens."""
+    return _AnnouncingServer(config)
+
+
 def main() -> None:
     token = sys.stdin.readline().strip()
     if not token:
@@ -82,7 +87,7 @@ def main() -> None:
     config = uvicorn.Config(
         bare_app(token), log_level="warning", lifespan="on", loop="asyncio", http="h11"
     )
-    _AnnouncingServer(config).run(sockets=[sock])
+    announcing_server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

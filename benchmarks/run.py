@@ -163,6 +163,10 @@ def _table_rows(results: Results) -> list[tuple[str, str, str, str, str]]:
     for source in results.sources:
         where = f"{source.label} via the bridge vs direct, c={source.concurrency}"
         rows += _speed_rows(where, source.bridge.measured, source.direct.measured, "≥ 0.8x", 0.8)
+        where = f"{source.label} via the bridge vs a bare MCPServer proxy, c={source.concurrency}"
+        rows += _speed_rows(
+            where, source.bridge_legacy.measured, source.bare.measured, "≥ 1.0x", 1.0
+        )
     for wire, label in (("sse", "SSE"), ("http-legacy", "/mcp (handshake era)")):
         if not results.memory:
             break

@@ -251,13 +251,15 @@ async def ready(server: Server, timeout: float = STARTUP_TIMEOUT) -> None:
 
 @dataclass
 class Fleet:
-    """Everything one run needs: the bridge, the bare server, the backends, the tokens."""
+    """Everything one run needs: the bridge, the bare server, the backends, the bare MCPServer
+    that proxies them (``bare_proxy.py``), the tokens."""
 
     workdir: Path
     env: dict[str, str]
     bridge: Server
     bare: Server
     inventory: Server
+    bare_proxy: Server
     token: str
     revoke_token: str
     inventory_secret: str
@@ -307,6 +309,20 @@ async def fleet(workdir: Path) -> AsyncIterator[Fleet]:
                 raise failed
         bridge, bare = pair
         assert isinstance(bridge, Server) and isinstance(bare, Server)
-        yield Fleet(workdir, env, bridge, bare, inventory, token, revoke_token, secret, record)
+        bare_proxy = await start(
+            "bare-proxy",
+            [
+                sys.executable, str(HERE / "bare_proxy.py"), str(BACKENDS / "stdio_server.py"),
+                str(record), f"http://127.0.0.1:{inventory.port}",
+            ],
+            env,
+            r"^ready (\d+)",
+            stdin=f"{token}\n{secret}",
+            log=workdir / "bare-proxy.log",
+        )  # fmt: skip
+        started.append(bare_proxy)
+        yield Fleet(
+            workdir, env, bridge, bare, inventory, bare_proxy, token, revoke_token, secret, record
+        )
     finally:
         await asyncio.gather(*(server.stop() for server in started))

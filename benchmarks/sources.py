@@ -7,7 +7,10 @@
   ``getItem`` called through the bridge as ``inv_getItem``, next to ``httpx`` calling
   ``GET /api/items/1`` directly with the service's credential.
 
-Through the bridge the calls use the minimal client on Streamable HTTP 2026-07-28.
+Through the bridge the calls use the minimal client on Streamable HTTP 2026-07-28. Each row also
+has its like-for-like baseline: the same tool through a bare ``MCPServer`` that proxies the same
+backend (``bare_proxy.py``), both servers called on handshake-era Streamable HTTP (the bare
+server's only kind of session).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 import httpx
 from load import Call, Side, compare
 from mcp import Client, StdioServerParameters
-from servers import BACKENDS, BenchmarkError, Fleet
+from servers import BACKENDS, BenchmarkError, Fleet, Server
 from wire import session
 
 TEXT = "hello, backend"
@@ -32,21 +35,25 @@ class SourceRow:
     concurrency: int
     bridge: Side
     direct: Side
+    bare: Side  # the same tool through a bare MCPServer proxy (bare_proxy.py), handshake era
+    bridge_legacy: Side  # the bridge called the way bare is
 
 
-def _through_bridge(fleet: Fleet, tool: str, arguments: dict[str, object], expect: str) -> Side:
+def _through(
+    server: Server, wire: str, token: str, tool: str, arguments: dict[str, object], expect: str
+) -> Side:
     @contextlib.asynccontextmanager
     async def client() -> AsyncIterator[Call]:
-        async with session("http-2026", "127.0.0.1", fleet.bridge.port, fleet.token) as opened:
+        async with session(wire, "127.0.0.1", server.port, token) as opened:
 
             async def call() -> None:
                 result = await opened.call(tool, arguments)
                 if result.get("isError") or expect not in str(result.get("content")):
-                    raise BenchmarkError(f"{tool} through the bridge: {result}")
+                    raise BenchmarkError(f"{tool} through the {server.name}: {result}")
 
             yield call
 
-    return Side(client, fleet.bridge.cpu_seconds)
+    return Side(client, server.cpu_seconds)
 
 
 def _shared(call: Call) -> Side:
@@ -79,25 +86,26 @@ async def source_rows(
             if response.status_code != 200 or response.json().get("name") != "bolt":
                 raise BenchmarkError(f"GET {item_url}: HTTP {response.status_code}")
 
+        def via(server: Server, wire: str, tool: str, args: dict[str, object], want: str) -> Side:
+            return _through(server, wire, fleet.token, tool, args, want)
+
+        echo, item = ("files_echo", {"text": TEXT}, TEXT), ("inv_getItem", {"item_id": 1}, "bolt")
         for concurrency in concurrencies:
-            for label, bridge, direct in (
-                (
-                    "stdio MCP tool",
-                    _through_bridge(fleet, "files_echo", {"text": TEXT}, TEXT),
-                    _shared(direct_stdio),
-                ),
-                (
-                    "OpenAPI tool",
-                    _through_bridge(fleet, "inv_getItem", {"item_id": 1}, "bolt"),
-                    _shared(direct_http),
-                ),
+            for label, tool, direct in (
+                ("stdio MCP tool", echo, _shared(direct_stdio)),
+                ("OpenAPI tool", item, _shared(direct_http)),
             ):
+                # The bare MCPServer is a handshake-era server: both proxies are called that way
+                # in its row, the bridge also in its own (2026-07-28) way against the backend.
+                bridge = via(fleet.bridge, "http-2026", *tool)
+                bridge_legacy = via(fleet.bridge, "http-legacy", *tool)
+                bare = via(fleet.bare_proxy, "http-legacy", *tool)
                 await compare(
-                    [bridge, direct],
+                    [bridge, direct, bridge_legacy, bare],
                     concurrency=concurrency,
                     calls=calls,
                     rounds=rounds,
                     warmup=warmup,
                 )
-                rows.append(SourceRow(label, concurrency, bridge, direct))
+                rows.append(SourceRow(label, concurrency, bridge, direct, bare, bridge_legacy))
     return rows
