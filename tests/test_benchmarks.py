@@ -22,9 +22,10 @@ ROWS = [
         for measure in ("calls/s", "p50 ms", "server CPU µs/call")
     ),
     *(
-        f"{tool} via the bridge vs direct, c={c}: calls/s"
+        f"{tool} via the bridge vs {baseline}, c={c}: calls/s"
         for c in (1, 8)
         for tool in ("stdio MCP tool", "OpenAPI tool")
+        for baseline in ("direct", "a bare MCPServer proxy")
     ),
     "idle SSE sessions: KiB each",
     "idle /mcp (handshake era) sessions: KiB each",
