@@ -18,12 +18,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import uvicorn
-from bare_server import StaticVerifier, announcing_server
+from bare_server import StaticVerifier, announcing_server, composed
 from mcp import Client, StdioServerParameters
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
-from starlette.routing import Mount, Route
 
 
 def proxy_app(token: str, secret: str, stdio_server: str, record: str, inventory: str) -> Starlette:
@@ -50,8 +49,6 @@ def proxy_app(token: str, secret: str, stdio_server: str, record: str, inventory
         response = await http.get(f"/api/items/{item_id}")
         return response.text
 
-    http_app = mcp.streamable_http_app()
-    sse_app = mcp.sse_app()
     params = StdioServerParameters(command=sys.executable, args=[stdio_server, record])
 
     @contextlib.asynccontextmanager
@@ -66,14 +63,7 @@ def proxy_app(token: str, secret: str, stdio_server: str, record: str, inventory
             held.update(stdio=stdio, http=http)
             yield
 
-    return Starlette(
-        routes=[
-            Route("/sse", endpoint=sse_app, methods=["GET"]),
-            Route("/messages/", endpoint=sse_app, methods=["POST"]),
-            Mount("/", app=http_app),
-        ],
-        lifespan=lifespan,
-    )
+    return composed(mcp, lifespan)
 
 
 def main() -> None:

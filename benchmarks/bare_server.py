@@ -22,6 +22,7 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
+from starlette.types import Lifespan
 
 
 class StaticVerifier(TokenVerifier):
@@ -46,14 +47,18 @@ def bare_app(token: str) -> Starlette:
         """Echo the text back."""
         return text
 
-    http_app = mcp.streamable_http_app()
-    sse_app = mcp.sse_app()
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with mcp.session_manager.run():
             yield
 
+    return composed(mcp, lifespan)
+
+
+def composed(mcp: MCPServer, lifespan: Lifespan[Starlette]) -> Starlette:
+    """Both of the SDK's transports on one port, as the SDK reference composes them."""
+    http_app = mcp.streamable_http_app()
+    sse_app = mcp.sse_app()
     return Starlette(
         routes=[
             Route("/sse", endpoint=sse_app, methods=["GET"]),

@@ -162,11 +162,7 @@ class Consent:
             if grant.revoked:
                 raise OAuthError("invalid_grant", "the authorization was revoked")
             if not self.index.oauth_tokens.mark_used(row.kid, now):
-                self.index.oauth_grants.revoke(grant.id, "authorization code reused", now)
-                audit.record(
-                    conn, "oauth.reuse", credential=client.name, kid=row.kid, outcome="revoked",
-                    detail=f"grant {grant.id}: an authorization code was presented again",
-                )  # fmt: skip
+                self.grants.end_family(conn, client, grant, row.kid, "an authorization code", now)
                 reused = True
             elif row.expires_at <= now:
                 raise OAuthError("invalid_grant", "authorization code has expired")

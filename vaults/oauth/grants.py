@@ -155,6 +155,16 @@ class Grants:
                 )  # fmt: skip
             return ended
 
+    def end_family(
+        self, conn: Connection, client: OAuthClient, grant: Grant, kid: str, what: str, now: float
+    ) -> None:
+        """A spent token came back: end its grant (every token of the family), audited."""
+        self.index.oauth_grants.revoke(grant.id, f"{what} was presented again", now)
+        audit.record(
+            conn, "oauth.reuse", credential=client.name, kid=kid, outcome="revoked",
+            detail=f"grant {grant.id}: {what} was presented again",
+        )  # fmt: skip
+
     def refresh(
         self, client: OAuthClient, refresh_token: str, scopes: Sequence[str] | None = None
     ) -> IssuedTokens:
@@ -172,11 +182,7 @@ class Grants:
                 raise OAuthError("invalid_grant", "the refresh token was revoked")
             now = time.time()
             if row.used_at is not None:
-                self.index.oauth_grants.revoke(grant.id, "refresh token reused", now)
-                audit.record(
-                    conn, "oauth.reuse", credential=client.name, kid=row.kid, outcome="revoked",
-                    detail=f"grant {grant.id}: a spent refresh token was presented again",
-                )  # fmt: skip
+                self.end_family(conn, client, grant, row.kid, "a spent refresh token", now)
                 reused = True
             elif row.expires_at <= now:
                 raise OAuthError("invalid_grant", "the refresh token has expired")
