@@ -25,10 +25,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+import aiohttp
 import anyio
 import anyio.abc
 import anyio.to_thread
-import httpx
 import tenacity
 from jsonschema import Draft202012Validator
 from mcp.server.mcpserver.exceptions import ToolError
@@ -78,7 +78,7 @@ class OpenApiSource:
         self._every: list[tuple[str, tuple[str, ...]]] = []
         self._specs: list[ToolSpec] = []
         self._missing = missing if document is None else None
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
         self._group: anyio.abc.TaskGroup | None = None
         self._reachable = True
         self._registry: Registry | None = None
@@ -108,7 +108,7 @@ class OpenApiSource:
             await group.__aexit__(None, None, None)
         client, self._client = self._client, None
         if client is not None:
-            await client.aclose()
+            await client.close()
 
     def tools(self) -> list[ToolSpec]:
         return list(self._specs)
@@ -201,18 +201,19 @@ class OpenApiSource:
 
     async def _connect(self, group: anyio.abc.TaskGroup) -> None:
         assert self.base_url is not None
-        limits = httpx.Limits(
-            max_connections=self.cfg.max_connections,
-            max_keepalive_connections=self.cfg.max_connections,
+        connector = aiohttp.TCPConnector(
+            limit=self.cfg.max_connections, limit_per_host=self.cfg.max_connections
         )
-        timeout = httpx.Timeout(self.cfg.timeout or _DEFAULT_TIMEOUT, connect=_CONNECT_TIMEOUT)
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, limits=limits, follow_redirects=False
+        timeout = aiohttp.ClientTimeout(
+            total=self.cfg.timeout or _DEFAULT_TIMEOUT, connect=_CONNECT_TIMEOUT
+        )
+        self._client = aiohttp.ClientSession(
+            connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
         )
         await self._knock(self._client)
         group.start_soon(self._recheck, self._client)
 
-    async def _recheck(self, client: httpx.AsyncClient) -> None:
+    async def _recheck(self, client: aiohttp.ClientSession) -> None:
         # Without this, a red /readyz could stay red for good: a load balancer that honours it
         # sends no more calls, and only a call would turn it green.
         while True:
@@ -220,17 +221,22 @@ class OpenApiSource:
             if not self._reachable:
                 await self._knock(client)
 
-    async def _knock(self, client: httpx.AsyncClient) -> None:
+    async def _knock(self, client: aiohttp.ClientSession) -> None:
+        assert self.base_url is not None
         try:
-            await client.head("", timeout=_CONNECT_TIMEOUT)
-        except httpx.HTTPError as exc:
+            async with client.head(
+                self.base_url, allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=_CONNECT_TIMEOUT),
+            ):  # fmt: skip
+                pass
+        except (aiohttp.ClientError, TimeoutError) as exc:
             self._down(exc)
             return
         if not self._reachable:
             log.info("openapi %s: %s answers again", self.cfg.name, self.base_url)
         self._reachable = True
 
-    def _down(self, exc: httpx.HTTPError) -> None:
+    def _down(self, exc: Exception) -> None:
         if self._reachable:
             log.warning(
                 "openapi %s: cannot reach %s (%s)", self.cfg.name, self.base_url, type(exc).__name__
@@ -278,19 +284,20 @@ class OpenApiSource:
                 f"Error executing tool {op.id}: the service {self.cfg.name!r} is not started"
             )
         credentials, hidden = await self._fresh_credentials(op.id)
-        request = build_request(client, op, arguments, credentials)
+        assert self.base_url is not None
+        request = build_request(self.base_url, op, arguments, credentials)
         margin = max((len(value.encode()) for value in hidden), default=0)
         try:
             response, data, truncated = await exchange(client, request, context.max_output + margin)
-        except httpx.TimeoutException:
+        except TimeoutError:
             return error_result(
                 f"{self.cfg.name!r} did not answer {op.method.upper()} {op.path} in time"
             )
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             self._down(exc)
             return error_result(f"cannot reach the service {self.cfg.name!r}: {type(exc).__name__}")
         self._reachable = True
-        text = redact(data.decode(response.encoding or "utf-8", errors="replace"), hidden)
+        text = redact(data.decode(response.charset, errors="replace"), hidden)
         return to_result(op, response, text, truncated, context.max_output)
 
     async def _fresh_credentials(self, tool: str) -> tuple[dict[str, str], tuple[str, ...]]:
