@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from mcpb.urls import same_server
+from mcpb.urls import normalize_url, same_server
 from vaults import links
 from vaults.errors import NotFoundError, OAuthError, PushError, RemoteError, UsageError
 from vaults.index import Link, OAuthClient
@@ -130,7 +130,7 @@ class OAuthLinks:
             ),
             None,
         )  # fmt: skip
-        origin = f"link:{vault_id}"
+        origin = f"link:{vault_id}:{normalize_url(url)}"
         try:
             issued = self.oauth.issue_grant(client, origin)
         except OAuthError as exc:

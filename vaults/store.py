@@ -373,6 +373,16 @@ class Store:
                     detail="revoked",
                 )  # fmt: skip
             now = time.time()
+            client = self.index.oauth_clients.by_name(name)
+            if client is not None and version is None:
+                # Every secret of an OAuth client revoked: the client and what it holds end too.
+                self.index.oauth_clients.revoke(client.client_id, now)
+                ended = self.index.oauth_grants.revoke_of_client(
+                    client.client_id, "client revoked", now
+                )
+                audit.record(
+                    conn, "oauth.client.revoke", credential=name, detail=f"{ended} grants ended"
+                )
             for target in targets:
                 self.index.versions.set_state(info.id, target.version, "revoked", now)
                 audit.record(

@@ -15,16 +15,33 @@ from urllib.parse import unquote
 
 import anyio.to_thread
 from mcp.server.auth.middleware.client_auth import AuthenticationError, ClientAuthenticator
-from mcp.shared.auth import OAuthClientInformationFull
+from mcp.shared.auth import InvalidScopeError, OAuthClientInformationFull
 from pydantic import AnyUrl
 from starlette.requests import Request
 
+from vaults.errors import VaultError
 from vaults.oauth import OAuthClient, OAuthError, OAuthService
+from vaults.oauth.grants import within
+
+
+class _BridgeClient(OAuthClientInformationFull):
+    """The SDK's client model, whose scope check knows tool-scope globs (``inv_*`` covers
+    ``inv_read``) and that a client without scopes may ask for any tool."""
+
+    def validate_scope(self, requested_scope: str | None) -> list[str] | None:
+        if requested_scope is None:
+            return None
+        requested = requested_scope.split()
+        allowed = (self.scope or "").split()
+        for scope in requested:
+            if not within(scope, allowed):
+                raise InvalidScopeError(f"Client was not registered with scope {scope}")
+        return requested
 
 
 def sdk_client(client: OAuthClient) -> OAuthClientInformationFull:
     """The SDK's view of a client; never a secret (the SDK's own check is not used)."""
-    return OAuthClientInformationFull(
+    return _BridgeClient(
         client_id=client.client_id,
         client_secret=None,
         redirect_uris=[AnyUrl(uri) for uri in client.redirect_uris] or None,
@@ -80,4 +97,6 @@ class VaultClientAuthenticator(ClientAuthenticator):
             client = await anyio.to_thread.run_sync(self.service.authenticate, client_id, secret)
         except OAuthError as exc:
             raise AuthenticationError(exc.description) from exc
+        except VaultError as exc:  # the index is away: a refusal, never a 500
+            raise AuthenticationError("client authentication is unavailable; retry") from exc
         return sdk_client(client)

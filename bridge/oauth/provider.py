@@ -8,7 +8,9 @@ operator's approval and sends the browser to the consent page.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -26,8 +28,15 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from vaults.errors import UsageError, VaultError
 from vaults.oauth import IssuedTokens, OAuthClient, OAuthError, OAuthService
+from vaults.oauth.grants import within
 
 T = TypeVar("T")
+log = logging.getLogger("bridge.oauth")
+
+# Who opened an /authorize request (address and user agent), set by ``routes.with_requester``
+# around the SDK's handler (which hands the provider no request): the operator sees it beside
+# the code to approve.
+REQUESTER: ContextVar[str | None] = ContextVar("oauth_requester", default=None)
 
 
 def oauth_token(issued: IssuedTokens) -> OAuthToken:
@@ -66,6 +75,12 @@ class VaultOAuthProvider(
             raise TokenError("invalid_client", "unknown or revoked client")
         return found
 
+    async def _found(self, client: OAuthClientInformationFull) -> OAuthClient | None:
+        try:
+            return await self._client(client)
+        except TokenError:
+            return None
+
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
         from bridge.oauth.clients import sdk_client
 
@@ -76,27 +91,36 @@ class VaultOAuthProvider(
         """RFC 7591 (when enabled): the client is stored with this store's own id and secret,
         written back into ``client_info``, which the SDK's handler answers with."""
         assert client_info.client_id is not None
+        # Anyone who reaches the bridge may register: only public PKCE clients, whatever the
+        # request asks (RFC 7591 §3.2.1 lets the server replace metadata; the answer says so).
         grants = [
             g for g in client_info.grant_types if g in ("authorization_code", "refresh_token")
         ]
-        method = client_info.token_endpoint_auth_method or "client_secret_basic"
-        if method not in ("client_secret_basic", "client_secret_post", "none"):
-            raise RegistrationError("invalid_client_metadata", f"unsupported auth method {method}")
-        scopes = client_info.scope.split() if client_info.scope else list(self.dynamic_scopes)
-        if self.dynamic_scopes and any(scope not in self.dynamic_scopes for scope in scopes):
+        scopes = (client_info.scope or "").split() or list(self.dynamic_scopes)
+        if self.dynamic_scopes and (
+            not scopes or any(not within(scope, self.dynamic_scopes) for scope in scopes)
+        ):
             raise RegistrationError("invalid_client_metadata", "scope outside dynamic_scopes")
         name = "dcr-" + client_info.client_id.replace("-", "")[:12]
         try:
-            client, secret = await self._run(
+            client, _ = await self._run(
                 lambda: self.service.add_client(
-                    name, scopes=scopes, grant_types=grants, auth_method=method, dynamic=True,
+                    name, scopes=scopes, grant_types=grants, auth_method="none", dynamic=True,
                     redirect_uris=[str(uri) for uri in client_info.redirect_uris or ()],
                 )
             )  # fmt: skip
         except UsageError as exc:
             raise RegistrationError("invalid_client_metadata", str(exc)) from exc
+        except VaultError as exc:
+            log.error("dynamic registration failed: %s", exc)
+            raise RegistrationError(
+                "invalid_client_metadata", "the bridge cannot register clients now"
+            ) from exc
         client_info.client_id = client.client_id
-        client_info.client_secret = secret
+        client_info.client_secret = None
+        client_info.client_secret_expires_at = None
+        client_info.token_endpoint_auth_method = "none"  # noqa: S105 - a method, not a secret
+        client_info.grant_types = list(client.grant_types)
         client_info.scope = " ".join(client.scopes) or None
 
     async def authorize(
@@ -109,15 +133,12 @@ class VaultOAuthProvider(
                     found, redirect_uri=str(params.redirect_uri),
                     redirect_uri_provided_explicitly=params.redirect_uri_provided_explicitly,
                     code_challenge=params.code_challenge, scopes=params.scopes,
-                    state=params.state, resource=params.resource,
+                    state=params.state, resource=params.resource, requester=REQUESTER.get(),
                 )
             )  # fmt: skip
         except OAuthError as exc:
-            code = (
-                exc.code
-                if exc.code in ("invalid_scope", "unauthorized_client")
-                else "invalid_request"
-            )
+            kept = ("invalid_scope", "unauthorized_client", "temporarily_unavailable")
+            code = exc.code if exc.code in kept else "invalid_request"
             raise AuthorizeError(code, exc.description) from exc  # type: ignore[arg-type]
         return self.consent_url(pending.request_id)
 
@@ -130,7 +151,9 @@ class VaultOAuthProvider(
     async def load_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: str
     ) -> AuthorizationCode | None:
-        found = await self._client(client)
+        found = await self._found(client)
+        if found is None:
+            return None  # revoked meanwhile: the SDK answers invalid_grant
         bound = await self._run(self.service.load_code, found, authorization_code)
         if bound is None:
             return None
@@ -156,7 +179,9 @@ class VaultOAuthProvider(
     async def load_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: str
     ) -> RefreshToken | None:
-        found = await self._client(client)
+        found = await self._found(client)
+        if found is None:
+            return None
         peeked = await self._run(self.service.peek_refresh, found, refresh_token)
         if peeked is None:
             return None

@@ -22,12 +22,14 @@ from mcp.server.auth.routes import (
 )
 from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
 from pydantic import AnyHttpUrl
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridge.oauth.consent import PATH as CONSENT_PATH
 from bridge.oauth.consent import ConsentPage
-from bridge.oauth.provider import VaultOAuthProvider
+from bridge.oauth.provider import REQUESTER, VaultOAuthProvider
 from bridge.oauth.token import RevocationEndpoint, TokenEndpoint
 from vaults.oauth import OAuthService
 
@@ -77,6 +79,9 @@ def oauth_routes(
         and route.path not in (TOKEN_PATH, REVOCATION_PATH, METADATA_PATH)
     ]
     assert {route.path for route in kept} <= {"/authorize", REGISTRATION_PATH}
+    for route in kept:
+        if route.path == "/authorize":
+            route.app = with_requester(route.app)
     # A str, not the AnyHttpUrl: the metadata model keeps an empty path as it is (RFC 8414
     # compares issuers exactly), where AnyHttpUrl would add a "/".
     metadata = build_metadata(issuer, None, registration, revocation)  # type: ignore[arg-type]
@@ -99,6 +104,21 @@ def oauth_routes(
         *kept,
         Route(CONSENT_PATH, endpoint=ConsentPage(service).handle, methods=["GET"]),
     ]
+
+
+def with_requester(app: ASGIApp) -> ASGIApp:
+    """Note who opens an authorization request (``provider.REQUESTER``) for the operator."""
+
+    async def noted(scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        agent = Headers(scope=scope).get("user-agent", "-")[:120]
+        token = REQUESTER.set(f"{client[0] if client else '-'} {agent}")
+        try:
+            await app(scope, receive, send)
+        finally:
+            REQUESTER.reset(token)
+
+    return noted
 
 
 def _cors(app: object) -> CORSMiddleware:

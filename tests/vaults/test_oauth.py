@@ -199,3 +199,57 @@ def test_bad_client_definitions_are_usage_errors(oauth: OAuthService) -> None:
         oauth.add_client("a", auth_method="none")
     with pytest.raises(UsageError, match="grant types"):
         oauth.add_client("a", grant_types=["password"])
+
+
+def test_a_plain_revoke_of_a_client_ends_its_grants_too(store: Store, oauth: OAuthService) -> None:
+    machine, _ = oauth.add_client("agent")
+    issued = oauth.issue_grant(machine)
+    public, _ = oauth.add_client(
+        "ide", redirect_uris=["http://localhost:1/cb"],
+        grant_types=["authorization_code", "refresh_token"], auth_method="none",
+    )  # fmt: skip
+    held = oauth.issue_grant(public)
+    assert held.refresh_token is not None
+    store.revoke("agent")  # mcp-vault revoke NAME, not oauth client revoke
+    store.revoke("ide")  # a public client has no secret version: its grants end all the same
+    with store.token_index() as verifier:
+        assert verifier.verify(issued.access_token) is None
+        assert verifier.verify(held.access_token) is None
+    with pytest.raises(OAuthError):
+        oauth.refresh(oauth.named("ide"), held.refresh_token)
+    assert oauth.named("agent").revoked and oauth.named("ide").revoked
+
+
+def test_scopes_are_tool_globs(oauth: OAuthService) -> None:
+    client, _ = oauth.add_client("agent", scopes=["inv_*"])
+    issued = oauth.client_credentials(client, ["inv_read"])
+    assert issued.scopes == ("inv_read",)
+    with pytest.raises(OAuthError) as caught:
+        oauth.client_credentials(client, ["crm_read"])
+    assert caught.value.code == "invalid_scope"
+    assert oauth.client_credentials(client, ["  "]).scopes == ("inv_*",)  # blank: the client's
+
+
+def test_authorization_requests_are_bounded(oauth: OAuthService) -> None:
+    client, _ = oauth.add_client(
+        "ide", redirect_uris=["https://ide.example/cb"], grant_types=["authorization_code"],
+        auth_method="none",
+    )  # fmt: skip
+
+    def ask(**changes: object) -> object:
+        fields: dict[str, object] = {
+            "redirect_uri": "https://ide.example/cb", "redirect_uri_provided_explicitly": True,
+            "code_challenge": CHALLENGE, "scopes": None, "state": None, "resource": None,
+        }  # fmt: skip
+        return oauth.request_authorization(client, **{**fields, **changes})  # type: ignore[arg-type]
+
+    for bad in ({"code_challenge": "plain-verifier"}, {"state": "s" * 600}):
+        with pytest.raises(OAuthError) as caught:
+            ask(**bad)
+        assert caught.value.code == "invalid_request"
+    for _ in range(20):
+        ask(requester="127.0.0.1 test")
+    with pytest.raises(OAuthError) as caught:
+        ask()
+    assert caught.value.code == "temporarily_unavailable"
+    assert {request.requester for request in oauth.pending()} == {"127.0.0.1 test"}

@@ -25,6 +25,8 @@ def _pending_dict(pending: PendingAuthorization) -> dict[str, object]:
         "redirect_uri": pending.redirect_uri,
         "scopes": list(pending.scopes),
         "status": pending.status,
+        "requested_at": stamp(moment(pending.created_at)),
+        "requested_by": pending.requester,
         "expires_at": stamp(moment(pending.expires_at)),
     }
 
@@ -126,7 +128,8 @@ def client_revoke(options: Options, name: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def pending(options: Options, show_all: bool, as_json: bool) -> None:
-    """Authorization requests waiting for your approval."""
+    """Authorization requests waiting for your approval (approve only the code that your own
+    browser shows: anyone who can reach the bridge can open a request)."""
     with options.open(create=False) as store:
         found = OAuthService(store).pending()
     if not show_all:
@@ -139,7 +142,8 @@ def pending(options: Options, show_all: bool, as_json: bool) -> None:
     for request in found:
         click.echo(
             f"{request.user_code}  {request.status:<8} {request.client.name} -> "
-            f"{request.redirect_uri}  scopes {','.join(request.scopes) or '*'}"
+            f"{request.redirect_uri}  scopes {','.join(request.scopes) or '*'}  "
+            f"at {stamp(moment(request.created_at))} from {request.requester or '-'}"
         )
 
 

@@ -15,7 +15,7 @@ from vaults.index.database import Database
 
 _SELECT = (
     "SELECT id, user_code, client_id, redirect_uri, redirect_explicit, code_challenge, scopes, "
-    "state, resource, status, grant_id, created_at, expires_at FROM oauth_requests"
+    "state, resource, status, grant_id, created_at, expires_at, requester FROM oauth_requests"
 )
 
 
@@ -34,15 +34,16 @@ class RequestRow:
     grant_id: int | None
     created_at: float
     expires_at: float
+    requester: str | None
 
 
 def _request(row: tuple[Any, ...]) -> RequestRow:
     (rid, code, client_id, uri, explicit, challenge, scopes, state, resource, status, grant_id,
-     created, expires) = row  # fmt: skip
+     created, expires, requester) = row  # fmt: skip
     return RequestRow(
         rid, code, client_id, uri, bool(explicit), challenge, tuple(json.loads(scopes)), state,
         resource, status, None if grant_id is None else int(grant_id), float(created),
-        float(expires),
+        float(expires), requester,
     )  # fmt: skip
 
 
@@ -66,14 +67,16 @@ class OAuthRequests:
         resource: str | None,
         now: float,
         expires_at: float,
+        requester: str | None = None,
     ) -> None:
         self._db.execute(
             "INSERT INTO oauth_requests (id, user_code, client_id, redirect_uri, "
             "redirect_explicit, code_challenge, scopes, state, resource, status, created_at, "
-            "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            "expires_at, requester) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
             (
                 request_id, user_code, client_id, redirect_uri, int(redirect_explicit),
                 code_challenge, json.dumps(list(scopes)), state, resource, now, expires_at,
+                requester,
             ),
         )  # fmt: skip
 

@@ -142,6 +142,7 @@ CREATE TABLE oauth_requests (
     resource TEXT,
     status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'issued')),
     grant_id INTEGER REFERENCES oauth_grants(id) ON DELETE SET NULL,
+    requester TEXT,
     created_at REAL NOT NULL,
     expires_at REAL NOT NULL
 )

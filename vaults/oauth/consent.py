@@ -9,6 +9,7 @@ second time ends the grant it was exchanged for (RFC 6749 §4.1.2).
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -18,6 +19,11 @@ from vaults.errors import NotFoundError, OAuthError, UsageError
 from vaults.index import Index, OAuthClient, RequestRow
 from vaults.oauth.grants import Grants, find, granted_scopes, mint
 from vaults.oauth.models import CodeGrant, IssuedTokens, PendingAuthorization
+
+# What an unauthenticated /authorize may leave in the index: bounded fields, a bounded queue.
+MAX_FIELD = 512
+MAX_PENDING_PER_CLIENT = 20
+_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256 digest (RFC 7636)
 
 # No 0/O, 1/I/L: a code read off a screen and typed into a terminal.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -51,7 +57,7 @@ class Consent:
             status = "expired"
         return PendingAuthorization(
             row.id, row.user_code, client, row.redirect_uri, row.scopes, row.state, status,
-            row.expires_at,
+            row.expires_at, row.requester, row.created_at,
         )  # fmt: skip
 
     def request(
@@ -64,16 +70,34 @@ class Consent:
         scopes: Sequence[str] | None,
         state: str | None,
         resource: str | None,
+        requester: str | None = None,
     ) -> PendingAuthorization:
+        """File a request for the operator; ``requester`` (the caller's address and user agent)
+        is shown beside it, so that the operator approves only the code their own browser shows."""
         if "authorization_code" not in client.grant_types or client.revoked:
             raise OAuthError(
                 "unauthorized_client", "this client may not use the authorization_code grant"
             )
+        if not _CHALLENGE.match(code_challenge):
+            raise OAuthError("invalid_request", "code_challenge must be an S256 challenge")
+        for name, value in (("state", state), ("resource", resource), ("requester", requester)):
+            if value is not None and len(value) > MAX_FIELD:
+                raise OAuthError("invalid_request", f"{name} is over {MAX_FIELD} characters")
         granted = granted_scopes(client, scopes)
         request_id = secrets.token_urlsafe(24)
         with self.index.write() as conn:
             now = time.time()
             self.index.oauth_requests.delete_expired(now - 86400.0)
+            waiting = [
+                row for row in self.index.oauth_requests.all()
+                if row.client_id == client.client_id and row.status == "pending"
+                and row.expires_at > now
+            ]  # fmt: skip
+            if len(waiting) >= MAX_PENDING_PER_CLIENT:
+                raise OAuthError(
+                    "temporarily_unavailable",
+                    f"{len(waiting)} requests of this client already wait for approval",
+                )
             user_code = new_user_code()
             while self.index.oauth_requests.by_user_code(user_code) is not None:
                 user_code = new_user_code()
@@ -81,7 +105,7 @@ class Consent:
                 request_id, user_code, client.client_id, redirect_uri=redirect_uri,
                 redirect_explicit=redirect_uri_provided_explicitly, code_challenge=code_challenge,
                 scopes=granted, state=state, resource=resource, now=now,
-                expires_at=now + self.code_ttl,
+                expires_at=now + self.code_ttl, requester=requester,
             )  # fmt: skip
             audit.record(conn, "oauth.request", credential=client.name, detail=f"code {user_code}")
             row = self.index.oauth_requests.get(request_id)

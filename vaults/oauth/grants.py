@@ -9,6 +9,7 @@ and the reuse is audited. Tokens are ``mcpb_`` tokens, only their hashes stored.
 
 from __future__ import annotations
 
+import fnmatch
 import hmac
 import time
 from collections.abc import Sequence
@@ -22,16 +23,21 @@ from vaults.oauth.models import IssuedTokens
 _KEEP_EXPIRED = 86400.0
 
 
+def within(scope: str, allowed: Sequence[str]) -> bool:
+    """Whether ``scope`` is one of the tool scopes ``allowed`` or matched by one of their globs
+    (``inv_*`` covers ``inv_read``); no ``allowed`` scopes means every tool."""
+    return not allowed or any(scope == glob or fnmatch.fnmatchcase(scope, glob) for glob in allowed)
+
+
 def granted_scopes(client: OAuthClient, requested: Sequence[str] | None) -> tuple[str, ...]:
     """The scopes a request gets: what it asks for, within the client's (none asked: all of
     the client's). A client without scopes may call every tool, so any request is within it."""
-    if not requested:
+    wanted = tuple(dict.fromkeys(scope for scope in requested or () if scope.strip()))
+    if not wanted:
         return client.scopes
-    wanted = tuple(dict.fromkeys(requested))
-    if client.scopes:
-        outside = [scope for scope in wanted if scope not in client.scopes]
-        if outside:
-            raise OAuthError("invalid_scope", f"scope {outside[0]!r} is not granted to this client")
+    outside = [scope for scope in wanted if not within(scope, client.scopes)]
+    if outside:
+        raise OAuthError("invalid_scope", f"scope {outside[0]!r} is not granted to this client")
     return wanted
 
 
@@ -188,7 +194,7 @@ class Grants:
                 raise OAuthError("invalid_grant", "the refresh token has expired")
             else:
                 wanted = tuple(scopes or grant.scopes)
-                outside = [scope for scope in wanted if grant.scopes and scope not in grant.scopes]
+                outside = [scope for scope in wanted if not within(scope, grant.scopes)]
                 if outside:
                     raise OAuthError(
                         "invalid_scope", f"scope {outside[0]!r} was not granted to this token"

@@ -34,6 +34,8 @@ class PendingAuthorization:
     state: str | None
     status: str  # pending | approved | denied | issued | expired
     expires_at: float
+    requester: str | None = None  # the address and user agent that opened it
+    created_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

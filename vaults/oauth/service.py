@@ -133,11 +133,13 @@ class OAuthService:
         scopes: Sequence[str] | None,
         state: str | None,
         resource: str | None,
+        requester: str | None = None,
     ) -> PendingAuthorization:
         return self.consent.request(
             client, redirect_uri=redirect_uri,
             redirect_uri_provided_explicitly=redirect_uri_provided_explicitly,
             code_challenge=code_challenge, scopes=scopes, state=state, resource=resource,
+            requester=requester,
         )  # fmt: skip
 
     def pending(self) -> list[PendingAuthorization]:

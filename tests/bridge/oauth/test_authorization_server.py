@@ -229,7 +229,8 @@ async def test_pkce_with_the_operators_approval_then_a_code_for_tokens(
     verifier, challenge = pkce()
     consent, user_code = _consent(bridge, client.client_id, challenge)
     assert vault_main(["oauth", "pending"]) == 0
-    assert user_code in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert user_code in listed and "from 127.0.0.1 python-httpx" in listed
     assert vault_main(["oauth", "approve", user_code]) == 0
     back = httpx.get(consent)
     assert back.status_code == 302
@@ -288,6 +289,19 @@ def test_authorize_refuses_what_it_must(bridge: RunningBridge) -> None:
     assert parse_qs(urlsplit(plain.headers["location"]).query)["error"] == ["invalid_request"]
     scoped = _authorize(bridge, client.client_id, challenge, scope="admin")
     assert parse_qs(urlsplit(scoped.headers["location"]).query)["error"] == ["invalid_scope"]
+    globbed, _ = OAuthService(bridge.store).add_client(
+        "globbed", scopes=["ec*"], redirect_uris=[REDIRECT],
+        grant_types=["authorization_code"], auth_method="none",
+    )  # fmt: skip
+    assert _authorize(bridge, globbed.client_id, challenge, scope="echo").status_code == 302
+    assert (
+        "/oauth/consent/"
+        in _authorize(bridge, globbed.client_id, challenge, scope="echo").headers["location"]
+    )
+    bad_challenge = _authorize(bridge, client.client_id, "short")
+    assert parse_qs(urlsplit(bad_challenge.headers["location"]).query)["error"] == [
+        "invalid_request"
+    ]
     unknown = _authorize(bridge, "mcpc_nobody", challenge)
     assert unknown.status_code == 400
     assert httpx.get(f"{bridge.url}/oauth/consent/nope").status_code == 404
@@ -335,9 +349,20 @@ def test_dynamic_registration_is_off_by_default_and_on_by_config(
     body = registered.json()
     assert body["client_id"].startswith("mcpc_") and body["scope"] == "echo"
     found = OAuthService(bridge.store).client(body["client_id"])
-    assert found is not None and found.dynamic
+    assert found is not None and found.dynamic and found.public
     too_wide = httpx.post(f"{bridge.url}/register", json={**meta, "scope": "admin"})
     assert too_wide.status_code == 400
+    blank = httpx.post(f"{bridge.url}/register", json={**meta, "scope": " "})
+    assert blank.status_code == 201 and blank.json()["scope"] == "echo"  # never "every tool"
+    # A confidential registration is made public: anyone may register, no one gets a secret.
+    asked = {**meta, "token_endpoint_auth_method": "client_secret_post",
+             "grant_types": ["authorization_code", "client_credentials"]}  # fmt: skip
+    confidential = httpx.post(f"{bridge.url}/register", json=asked)
+    assert confidential.status_code == 201, confidential.text
+    answer = confidential.json()
+    assert answer["token_endpoint_auth_method"] == "none"
+    assert answer.get("client_secret") is None
+    assert answer["grant_types"] == ["authorization_code"]
 
 
 async def test_no_token_or_secret_reaches_a_log_line(

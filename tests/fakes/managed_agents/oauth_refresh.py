@@ -7,8 +7,9 @@ authentication (``client_secret_basic``: HTTP Basic; ``client_secret_post``: in 
 ``none``: ``client_id`` only); a 200 replaces the access token, its expiry (``expires_in``) and
 the refresh token when a new one is returned; then the call is retried once. ``McpOAuth`` is
 that behaviour as an ``httpx2.Auth`` for the MCP client the tests run as the platform.
-Concurrent calls that meet a 401 together refresh once each unless one sees that another has
-already refreshed; the real platform's serialisation of refreshes is not observable here.
+Refreshes of one credential are serialised, and a caller whose token another caller has
+refreshed meanwhile only retries: the bridge rotates refresh tokens and treats a spent one
+presented again as theft, so two callers refreshing with one token would end the grant.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import threading
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,6 +66,18 @@ class OAuthPlatform:
     def __init__(self, credentials: Any) -> None:
         self.credentials = credentials  # tests.fakes.managed_agents.credentials.Credentials
         self.refreshes: list[tuple[str, int]] = []  # (credential id, HTTP status) per attempt
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def refresh_from(self, vault_id: str, credential_id: str, seen: str) -> bool:
+        """Refresh, unless the access token is no longer ``seen`` (another caller refreshed
+        meanwhile); one refresh at a time per credential. True if a fresh token is held."""
+        with self._locks_lock:
+            lock = self._locks.setdefault(credential_id, threading.Lock())
+        with lock:
+            if self.access_token(vault_id, credential_id) != seen:
+                return True
+            return self.refresh_now(vault_id, credential_id)["status"] == "succeeded"
 
     def _oauth(self, vault_id: str, credential_id: str) -> tuple[dict[str, Any], dict[str, str]]:
         record = self.credentials.record(vault_id, credential_id)
@@ -205,39 +219,35 @@ class McpOAuth(httpx2.Auth):
         self.vault_id = vault_id
         self.credential_id = credential_id
 
-    def _refresh(self) -> bool:
-        outcome = self.platform.refresh_now(self.vault_id, self.credential_id)
-        return bool(outcome["status"] == "succeeded")
+    def _token(self) -> str:
+        return self.platform.access_token(self.vault_id, self.credential_id)
 
-    def _sign(self, request: httpx2.Request) -> str:
-        used = self.platform.access_token(self.vault_id, self.credential_id)
-        request.headers["Authorization"] = f"Bearer {used}"
-        return used
+    def _refresh(self, seen: str) -> bool:
+        return self.platform.refresh_from(self.vault_id, self.credential_id, seen)
 
-    def _stale(self, used: str) -> bool:
-        """Whether another call refreshed since ``used`` was sent (then just retry)."""
-        return self.platform.access_token(self.vault_id, self.credential_id) != used
+    def _expired(self) -> bool:
+        return self.platform.expired(self.vault_id, self.credential_id)
 
     def sync_auth_flow(
         self, request: httpx2.Request
     ) -> Generator[httpx2.Request, httpx2.Response, None]:
-        if self.platform.expired(self.vault_id, self.credential_id):
-            self._refresh()
-        used = self._sign(request)
+        if self._expired():
+            self._refresh(self._token())
+        used = self._token()
+        request.headers["Authorization"] = f"Bearer {used}"
         response = yield request
-        if response.status_code == 401 and (self._stale(used) or self._refresh()):
-            self._sign(request)
+        if response.status_code == 401 and self._refresh(used):
+            request.headers["Authorization"] = f"Bearer {self._token()}"
             yield request
 
     async def async_auth_flow(
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        if self.platform.expired(self.vault_id, self.credential_id):
-            await anyio.to_thread.run_sync(self._refresh)
-        used = self._sign(request)
+        if self._expired():
+            await anyio.to_thread.run_sync(self._refresh, self._token())
+        used = self._token()
+        request.headers["Authorization"] = f"Bearer {used}"
         response = yield request
-        if response.status_code == 401 and (
-            self._stale(used) or await anyio.to_thread.run_sync(self._refresh)
-        ):
-            self._sign(request)
+        if response.status_code == 401 and await anyio.to_thread.run_sync(self._refresh, used):
+            request.headers["Authorization"] = f"Bearer {self._token()}"
             yield request

@@ -176,3 +176,26 @@ def test_validate_refuses_other_credential_types(
     )
     with pytest.raises(anthropic.BadRequestError, match="not an mcp_oauth"):
         anthropic_client.beta.vaults.credentials.mcp_oauth_validate(bearer.id, vault_id=vault.id)
+
+
+def test_callers_that_meet_an_expired_token_together_refresh_once(
+    fake_api: RunningFake, anthropic_client: Client, server: tuple[_Server, LiveServer]
+) -> None:
+    import threading
+
+    state, live = server
+    vault_id, credential_id = _credential(anthropic_client, live)
+    platform = fake_api.state.credentials.oauth
+    seen = platform.access_token(vault_id, credential_id)
+    results: list[bool] = []
+    callers = [
+        threading.Thread(
+            target=lambda: results.append(platform.refresh_from(vault_id, credential_id, seen))
+        )
+        for _ in range(4)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert results == [True] * 4 and len(state.token_requests) == 1
