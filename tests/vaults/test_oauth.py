@@ -55,7 +55,7 @@ def test_a_client_secret_authenticates_and_is_never_a_bearer_token(
 def test_client_credentials_issue_a_short_access_token_the_verifier_accepts(
     store: Store,
 ) -> None:
-    oauth = OAuthService(store, access_ttl=1.0)
+    oauth = OAuthService(store, access_ttl=0.4)
     client, _ = oauth.add_client("agent", scopes=["echo", "wiki_*"])
     issued = oauth.client_credentials(client, ["echo"])
     assert issued.refresh_token is None and issued.scopes == ("echo",)
@@ -63,7 +63,7 @@ def test_client_credentials_issue_a_short_access_token_the_verifier_accepts(
         principal = verifier.verify(issued.access_token)
         assert principal is not None and principal.name == "agent"
         assert principal.scopes == ("echo",)
-        time.sleep(1.1)
+        time.sleep(0.45)
         assert verifier.verify(issued.access_token) is None  # expired
     with pytest.raises(OAuthError) as caught:
         oauth.client_credentials(client, ["admin"])
@@ -104,14 +104,14 @@ def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_family(
 
 
 def test_a_refresh_token_of_another_client_or_expired_is_invalid_grant(store: Store) -> None:
-    oauth = OAuthService(store, refresh_ttl=0.5)
+    oauth = OAuthService(store, refresh_ttl=0.3)
     mine, _ = oauth.add_client("mine")
     other, _ = oauth.add_client("other")
     issued = oauth.issue_grant(mine)
     assert issued.refresh_token is not None
     with pytest.raises(OAuthError, match="unknown"):
         oauth.refresh(other, issued.refresh_token)
-    time.sleep(0.6)
+    time.sleep(0.35)
     with pytest.raises(OAuthError, match="expired"):
         oauth.refresh(mine, issued.refresh_token)
 
@@ -182,10 +182,10 @@ def test_a_rotated_client_secret_overlaps_then_the_old_one_ends(
     store: Store, oauth: OAuthService
 ) -> None:
     client, old = oauth.add_client("agent")
-    result = rotate(store, "agent", grace=1.0)
+    result = rotate(store, "agent", grace=0.4)
     assert oauth.authenticate(client.client_id, result.value).name == "agent"
     assert oauth.authenticate(client.client_id, old).name == "agent"  # within grace
-    time.sleep(1.1)
+    time.sleep(0.45)
     with pytest.raises(OAuthError):
         oauth.authenticate(client.client_id, old)
 

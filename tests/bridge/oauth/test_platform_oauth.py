@@ -85,7 +85,7 @@ async def test_a_session_keeps_calling_tools_across_access_token_expiry_and_a_se
     async with http, Client(streamable_http_client(url, http_client=http), mode="legacy") as mcp:
         for round_ in range(3):
             with anyio.fail_after(20):
-                deadline = anyio.current_time() + 2.5
+                deadline = anyio.current_time() + 1.5
                 while anyio.current_time() < deadline:
                     result = await mcp.call_tool("echo", {"text": "tick"})
                     if result.is_error:
