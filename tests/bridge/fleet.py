@@ -43,7 +43,7 @@ database_url = "{database_url}"
 
 [[tools.python]]
 module = "bridge_test_tools"
-"""
+{extra}"""
 
 
 @dataclass
@@ -89,7 +89,7 @@ class Fleet:
             text=True, env=env, timeout=60, check=False,
         )  # fmt: skip
 
-    def start(self) -> Replica:
+    def start(self, extra: str = "") -> Replica:
         index = len(self.replicas)
         workdir = self.workdir / f"replica{index}"
         workdir.mkdir()
@@ -97,7 +97,9 @@ class Fleet:
             (TOOLBOX / "bridge_test_tools.py").read_text()
         )
         config = workdir / "bridge.toml"
-        config.write_text(CONFIG.format(public_url=self.proxy_url, database_url=self.database_url))
+        config.write_text(
+            CONFIG.format(public_url=self.proxy_url, database_url=self.database_url, extra=extra)
+        )
         env = {**self.env, "MCP_VAULT_DIR": str(workdir / "vault")}
         proc = subprocess.Popen(
             [sys.executable, "-m", "bridge.cli", "serve", "--config", str(config), "--port", "0"],

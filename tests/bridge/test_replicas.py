@@ -4,6 +4,7 @@ a rotation under load fails no call, and a replica killed mid-run leaves the oth
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,15 +25,21 @@ def _text(result: object) -> str:
     return "".join(b.text for b in result.content if isinstance(b, TextContent))  # type: ignore[attr-defined]
 
 
+@contextlib.contextmanager
+def socket_port() -> Iterator[int]:
+    """A free port for the proxy, known before the replicas' public_url."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    yield port
+
+
 @pytest.fixture
 def replicas(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
     """Two replicas started on one store; the proxy is started by each test (its event loop)."""
-    import socket
-
-    with socket.socket() as probe:  # the proxy's port, known before the replicas' public_url
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with fleet(tmp_path, postgres_url, port, monkeypatch) as running:
+    with socket_port() as port, fleet(tmp_path, postgres_url, port, monkeypatch) as running:
         running.start()
         running.start()
         yield running
@@ -167,3 +174,32 @@ def test_the_config_names_the_database_without_a_password(tmp_path: Path) -> Non
         with pytest.raises(ConfigError, match=message) as caught:
             load_config(config, environ={})
         assert "hunter2" not in str(caught.value)
+
+
+def test_an_oauth_token_from_one_replica_works_on_the_other_until_the_client_is_revoked(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import json
+
+    import httpx
+
+    with socket_port() as port, fleet(tmp_path, postgres_url, port, monkeypatch) as running:
+        a = running.start("[auth.oauth]\nenabled = true\n")
+        b = running.start("[auth.oauth]\nenabled = true\n")
+        added = running.vault("oauth", "client", "add", "agent", "--json")
+        assert added.returncode == 0, added.stderr
+        client = json.loads(added.stdout)
+        basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode())
+        issued = httpx.post(
+            a.url.removesuffix("/mcp") + "/token", data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {basic.decode()}"}, timeout=10,
+        )  # fmt: skip
+        assert issued.status_code == 200, issued.text
+        token = issued.json()["access_token"]
+        assert anyio.run(status, b.url, token) != 401  # minted by A, known to B at once
+        done = running.vault("oauth", "client", "revoke", "agent")
+        assert done.returncode == 0, done.stderr
+        revoked = time.monotonic()
+        while anyio.run(status, a.url, token) != 401 or anyio.run(status, b.url, token) != 401:
+            assert time.monotonic() - revoked < 1.0, "a revoked client's token still works"
