@@ -35,7 +35,7 @@ $(TS_CLIENT)/node_modules/.installed: $(TS_CLIENT)/package-lock.json
 	else echo "make: npm not found; the TypeScript client test will skip" >&2; fi
 
 pytest: $(STAMP) $(TS_CLIENT)/node_modules/.installed
-	$(BIN)/python -m pytest -m "not secret_service"
+	$(BIN)/python -m pytest -m "not secret_service" -n 2 --dist loadfile
 	bash tests/secret_service.sh $(BIN)/python -m pytest -m secret_service
 
 test: lint typecheck pytest
