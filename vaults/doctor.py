@@ -64,7 +64,7 @@ def reach_checks(store: Store, public_url: str | None) -> list[Check]:
             )
     for link in store.links():
         host = urlsplit(link.url).hostname or ""
-        if link.kind == remote.KIND and is_loopback(host):
+        if link.kind in (remote.KIND, remote.OAUTH_KIND) and is_loopback(host):
             found.append(
                 Check(
                     f"remote link {link.credential}",
@@ -113,8 +113,9 @@ def store_checks(store: Store) -> list[Check]:
 
 
 def remote_checks(store: Store, public_url: str | None) -> list[Check]:
-    """One check per Anthropic link: the remote credential exists, unarchived, for its URL."""
-    links = [link for link in store.links() if link.kind == remote.KIND]
+    """One check per Anthropic link (``static_bearer`` or ``mcp_oauth``): the remote credential
+    exists, unarchived, for its URL, holding the current token or client secret."""
+    links = [link for link in store.links() if link.kind in (remote.KIND, remote.OAUTH_KIND)]
     if not links:
         return []
     try:

@@ -181,3 +181,8 @@ def test_linking_again_updates_the_credential_in_place(
         if body["auth"]["type"] == "mcp_oauth"
     ]  # fmt: skip
     assert len(oauth) == 1 and oauth[0]["auth"]["refresh"]["scope"] == "echo"
+    capsys.readouterr()
+    vault_main(["doctor", "--json"])  # the loopback URL fails its own check here; not this one
+    checks = json.loads(capsys.readouterr().out)
+    [remote] = [check for check in checks if "/vcrd_" in check["detail"]]
+    assert remote["ok"] and f"version {again.pushed_version}" in remote["detail"], remote
