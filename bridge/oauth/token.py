@@ -14,7 +14,6 @@ Every refusal is an RFC 6749 error object, never a 500, and never names a token.
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import parse_qsl, urlencode
 
 from mcp.server.auth.handlers.revoke import RevocationHandler
@@ -31,8 +30,6 @@ from bridge.oauth.provider import VaultOAuthProvider
 
 MAX_FORM_BYTES = 16 * 1024
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-log = logging.getLogger("bridge.oauth")
 
 
 def token_error(error: str, description: str, status: int = 400) -> Response:

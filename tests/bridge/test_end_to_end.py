@@ -33,13 +33,6 @@ MODEL = "claude-opus-4-8"
 STDIO_SERVER = Path(__file__).parent / "backends" / "stdio_server.py"
 
 
-@pytest.fixture
-def api(fake_api: RunningFake, monkeypatch: pytest.MonkeyPatch) -> RunningFake:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", fake_api.api_key)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
-    return fake_api
-
-
 def _toml(bridge: RunningBridge) -> str:
     return str(bridge.workdir / "bridge.toml")
 

@@ -1,4 +1,6 @@
-"""Pytest fixtures for the Managed Agents fake: ``fake_api`` and ``anthropic_client``.
+"""Pytest fixtures for the Managed Agents fake: ``fake_api``, ``api`` (the same, with
+``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` pointing at it, as a user's CLI would find
+them) and ``anthropic_client``.
 
 One uvicorn serves the whole session; every test gets a fresh ``ManagedAgentsState`` on it.
 A test that needs the API to go down uses ``serve_fake`` from ``tests.fakes.server`` instead.
@@ -41,3 +43,11 @@ def anthropic_client(fake_api: RunningFake) -> Iterator[anthropic.Anthropic]:
         _strict_response_validation=True,
     ) as client:
         yield client
+
+
+@pytest.fixture
+def api(fake_api: RunningFake, monkeypatch: pytest.MonkeyPatch) -> RunningFake:
+    """``fake_api``, found by ``mcp-vault`` and the helper through the environment."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", fake_api.api_key)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
+    return fake_api

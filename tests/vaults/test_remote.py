@@ -23,13 +23,6 @@ URL = "https://bridge.example.com/mcp"
 
 
 @pytest.fixture
-def api(fake_api: RunningFake, monkeypatch: pytest.MonkeyPatch) -> RunningFake:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", fake_api.api_key)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
-    return fake_api
-
-
-@pytest.fixture
 def store() -> Iterator[Store]:
     with Store.open() as opened:
         opened.init()

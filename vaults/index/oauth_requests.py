@@ -95,6 +95,15 @@ class OAuthRequests:
     def all(self) -> list[RequestRow]:
         return [_request(row) for row in self._db.execute(f"{_SELECT} ORDER BY created_at")]
 
+    def waiting(self, client_id: str, now: float) -> int:
+        """How many of the client's requests still wait for the operator."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM oauth_requests WHERE client_id = ? AND status = 'pending' "
+            "AND expires_at > ?",
+            (client_id, now),
+        ).fetchone()
+        return int(row[0])
+
     def set_status(self, request_id: str, status: str, grant_id: int | None = None) -> None:
         self._db.execute(
             "UPDATE oauth_requests SET status = ?, grant_id = COALESCE(?, grant_id) WHERE id = ?",

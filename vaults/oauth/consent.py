@@ -88,15 +88,11 @@ class Consent:
         with self.index.write() as conn:
             now = time.time()
             self.index.oauth_requests.delete_expired(now - 86400.0)
-            waiting = [
-                row for row in self.index.oauth_requests.all()
-                if row.client_id == client.client_id and row.status == "pending"
-                and row.expires_at > now
-            ]  # fmt: skip
-            if len(waiting) >= MAX_PENDING_PER_CLIENT:
+            waiting = self.index.oauth_requests.waiting(client.client_id, now)
+            if waiting >= MAX_PENDING_PER_CLIENT:
                 raise OAuthError(
                     "temporarily_unavailable",
-                    f"{len(waiting)} requests of this client already wait for approval",
+                    f"{waiting} requests of this client already wait for approval",
                 )
             user_code = new_user_code()
             while self.index.oauth_requests.by_user_code(user_code) is not None:

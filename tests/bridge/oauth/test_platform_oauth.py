@@ -28,13 +28,6 @@ StartBridge = Callable[..., RunningBridge]
 MODEL = "claude-opus-4-8"
 
 
-@pytest.fixture
-def api(fake_api: RunningFake, monkeypatch: pytest.MonkeyPatch) -> RunningFake:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", fake_api.api_key)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.base_url)
-    return fake_api
-
-
 def _linked(
     bridge: RunningBridge, capsys: pytest.CaptureFixture[str], *scopes: str
 ) -> dict[str, str]:
