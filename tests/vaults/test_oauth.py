@@ -253,3 +253,19 @@ def test_authorization_requests_are_bounded(oauth: OAuthService) -> None:
         ask()
     assert caught.value.code == "temporarily_unavailable"
     assert {request.requester for request in oauth.pending()} == {"127.0.0.1 test"}
+
+
+def test_an_expired_access_token_is_lapsed_a_revoked_one_is_not(store: Store) -> None:
+    oauth = OAuthService(store, access_ttl=0.3)
+    client, _ = oauth.add_client("agent")
+    expiring = oauth.issue_grant(client)
+    revoked = oauth.issue_grant(client)
+    static = store.add_token("plain").token
+    assert revoked.refresh_token is not None
+    oauth.revoke_token(revoked.refresh_token)
+    time.sleep(0.35)
+    with store.token_index() as verifier:
+        assert verifier.verify(expiring.access_token) is None
+        assert verifier.lapsed(expiring.access_token)  # what it opened may stay open
+        assert not verifier.lapsed(revoked.access_token)  # what it opened ends
+        assert not verifier.lapsed(static) and not verifier.lapsed("mcpb_nonsense")
