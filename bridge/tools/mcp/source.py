@@ -177,10 +177,11 @@ class McpSource:
                     f"{self._label} is down ({upstream.error}); the bridge is restarting it, "
                     "try again shortly"
                 )
-            result = await client.call_tool(
-                tool,
-                arguments,
-                read_timeout_seconds=context.timeout + _CALL_GRACE,
+            from mcp import types as _t
+            result = await client.session.send_request(
+                _t.CallToolRequest(params=_t.CallToolRequestParams(name=tool, arguments=arguments)),
+                _t.CallToolResult,
+                request_read_timeout_seconds=context.timeout + _CALL_GRACE,
                 progress_callback=on_progress if report is not None else None,
             )
             return redact_result(result, upstream.hidden)

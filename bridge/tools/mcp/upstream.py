@@ -183,24 +183,48 @@ async def _watched(
 ) -> AsyncIterator[Streams]:
     """``transport``, calling ``on_closed`` when its read side ends (the peer went away)."""
     async with transport as (read, write):
-        send, receive = anyio.create_memory_object_stream[Any](0)
+        yield _WatchedRead(read, on_closed), write
 
-        async def relay() -> None:
-            try:
-                async with send:
-                    async for item in read:
-                        await send.send(item)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                pass
-            finally:
-                on_closed()
 
-        async with anyio.create_task_group() as group:
-            group.start_soon(relay)
-            try:
-                yield receive, write
-            finally:
-                group.cancel_scope.cancel()
+class _WatchedRead:
+    """A read stream (the SDK's ``ReadStream`` protocol) that calls ``on_closed`` at its end.
+
+    A wrapper rather than a relay task: a relay costs a task switch and a memory-stream hop on
+    every message, a fifth of the bridge's CPU per proxied call at c=8.
+    """
+
+    def __init__(self, inner: Any, on_closed: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_closed = on_closed
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self._on_closed()
+            raise
+
+    def __aiter__(self) -> _WatchedRead:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _WatchedRead:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 def _offer(send: Any, signal: str) -> None:
