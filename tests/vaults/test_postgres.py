@@ -302,3 +302,15 @@ def _fail_after(point: str) -> Callable[[str], None]:
             raise RuntimeError(step)
 
     return checkpoint
+
+
+def test_a_released_hold_can_be_taken_again_at_once(postgres_url: str) -> None:
+    # Rotations back to back: each takes the credential's hold the moment the last let it go.
+    with (
+        Store.open(database_url=postgres_url) as store,
+        Store.open(database_url=postgres_url) as replica,
+    ):
+        for attempt in range(200):
+            hold = journal.hold(store if attempt % 2 else replica, "agents")
+            assert hold is not None, f"attempt {attempt}: the last release had not landed"
+            hold.release()

@@ -164,13 +164,20 @@ class PostgresConnection:
 class _AdvisoryHold(Hold):
     exclusive = True
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], key: str) -> None:
         self._conn: psycopg.Connection[Any] | None = conn
+        self._key = key
 
     def release(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()  # the session's end releases its advisory locks
+        if conn is None:
+            return
+        # Unlocked before the session ends: the server ends a closed session, and with it its
+        # locks, a moment after the client has gone, and a hold taken at once after this one
+        # (two rotations back to back) would find the key still held.
+        with contextlib.suppress(psycopg.Error):  # a broken session has released it anyway
+            conn.execute(translate(f"SELECT pg_advisory_unlock({_KEY})"), (self._key,))
+        conn.close()
 
 
 class PostgresDatabase(Database):
@@ -322,16 +329,16 @@ class PostgresDatabase(Database):
     def hold(self, key: str) -> Hold | None:
         conn = connect(self._url, name="mcp-vault-hold")
         try:
-            taken = conn.execute(
-                translate(f"SELECT pg_try_advisory_lock({_KEY})"), (f"mcp-vault:hold:{key}:",)
-            ).fetchone()
+            lock = f"mcp-vault:hold:{key}:"
+            query = translate(f"SELECT pg_try_advisory_lock({_KEY})")
+            taken = conn.execute(query, (lock,)).fetchone()
         except psycopg.Error as exc:
             conn.close()
             raise pg_error(exc, self.location) from exc
         if not taken or not taken[0]:
             conn.close()
             return None
-        return _AdvisoryHold(conn)
+        return _AdvisoryHold(conn, lock)
 
     def held(self, key: str) -> bool:
         """Whether some session holds ``key`` now."""
