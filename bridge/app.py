@@ -16,11 +16,13 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bridge.auth import VaultTokenVerifier, Verifier
+from bridge.direct_call import DirectCalls
 from bridge.metrics import Metrics
 from bridge.oauth import issuer_for, oauth_routes
 from bridge.response_mode import JSON_FOR_THIS_REQUEST, ResponseMode
@@ -32,6 +34,9 @@ from bridge.tools.registry import Registry
 if TYPE_CHECKING:
     from bridge.config import BridgeConfig
     from vaults.oauth import OAuthService
+
+
+_STREAMABLE_PATH = "/mcp"  # the SDK's default, which streamable_http_app() keeps
 
 
 def transport_security(config: BridgeConfig) -> TransportSecuritySettings:
@@ -58,6 +63,7 @@ def create_app(
     """
     limits = config.server.limits
     metrics = Metrics()
+    token_verifier = VaultTokenVerifier(verifier, accepted=config.auth.tokens)
     settings = config.auth.oauth
     if settings.enabled and oauth is None:
         raise ValueError("[auth.oauth] is enabled: create_app needs the store's OAuthService")
@@ -67,7 +73,7 @@ def create_app(
         registry,
         limits=Limits(tool_timeout=limits.tool_timeout, max_output_bytes=limits.max_output_bytes),
         metrics=metrics,
-        token_verifier=VaultTokenVerifier(verifier, accepted=config.auth.tokens),
+        token_verifier=token_verifier,
         auth=AuthSettings(
             # Static tokens only: the SDK requires an issuer, and no protected-resource metadata
             # is advertised (resource_server_url=None). With OAuth the bridge is the issuer, and
@@ -144,6 +150,18 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             Mount("/", app=readable_errors(ResponseMode(streams.guard(http_app, sse=False)))),
+        ],
+        # In front of the routes: plain modern tools/call requests answered in one pass; the
+        # SDK's BearerAuthBackend checks no token resource in either auth mode (see above).
+        middleware=[
+            Middleware(
+                DirectCalls,
+                server=server,
+                verifier=token_verifier,
+                security=security,
+                path=_STREAMABLE_PATH,
+                max_body=limits.max_request_bytes,
+            )
         ],
         lifespan=lifespan,
     )

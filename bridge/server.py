@@ -66,7 +66,7 @@ class BridgeServer(MCPServer[Any]):
             token_verifier=token_verifier,
             auth=auth,
             subscriptions=self.bus,
-            middleware=[self._remember_session],
+            middleware=[self.remember_session],
         )
         if not _tracing_configured():
             # The SDK wraps every message in an OpenTelemetry span (tens of microseconds per
@@ -80,7 +80,7 @@ class BridgeServer(MCPServer[Any]):
         self.limits = limits
         self.metrics = metrics or Metrics()
 
-    async def _remember_session(self, ctx: Any, call_next: Any) -> Any:
+    async def remember_session(self, ctx: Any, call_next: Any) -> Any:
         """Keep (weakly) each client connection that lists the tools, to tell it when they
         change (a client that never listed them holds no list to refresh)."""
         # ctx.session is a per-request wrapper; the connection behind it lives as long as the
