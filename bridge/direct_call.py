@@ -4,8 +4,8 @@ The SDK serves a modern (sessionless) request through two starlette stacks (the 
 the transport's: error, exception and auth middleware, routers, the body limit) and then, per
 request, builds a ``Request``, a ``Connection``, a dispatch context, a ``ServerRunner``, the
 ``Context`` a tool may take, and pydantic models for the request and its answer. For the call
-that is almost all of the traffic (a tool called with arguments, no progress, no session), the
-bridge needs none of it: this middleware, in front of the routes, checks such a request with
+an agent makes most (a tool called with arguments, no progress, no session), the bridge
+needs none of it: this middleware, in front of the routes, checks such a request with
 the SDK's own checks and calls the tool directly. Measured with ``benchmarks/run.py``: see the
 README's Performance section; written here because the SDK has no lighter entry for one call.
 
@@ -13,23 +13,28 @@ A request is *plain*, and answered here, when all of these hold; any other reque
 to the SDK untouched (a body read here is handed on as it came):
 
 - ``POST`` to the Streamable HTTP path, ``MCP-Protocol-Version`` a modern revision,
-  ``Mcp-Method: tools/call``, no ``Mcp-Session-Id``, a ``Content-Length`` within the limit;
-- a bearer token the bridge's verifier accepts, not expired (the SDK's ``BearerAuthBackend``
-  test; a refused one gets the SDK's 401);
+  ``Mcp-Method: tools/call``, no session (no ``Mcp-Session-Id``, no ``session_id=``), the body
+  framed by one ``Content-Length`` within the limit and nothing else (a body that turns out
+  longer is handed on as far as it was read, and the SDK's limit answers);
+- one ``Authorization`` header, a bearer token the bridge's verifier accepts, not expired (the
+  SDK's ``BearerAuthBackend`` test; a refused one gets the SDK's 401);
 - the SDK's checks pass, called as its modern entry calls them: transport security (Host,
   Origin, Content-Type), ``Accept``, duplicated routing headers, the inbound ladder
   (``classify_inbound_request``), ``Mcp-Param-*`` headers, the request's surface validation;
 - the body is one request object whose params are ``name``, ``arguments`` and ``_meta``, with
-  no progress token (progress streams) and none of the multi-round fields;
+  none of the multi-round fields and nothing that makes :mod:`bridge.response_mode` choose a
+  stream (a progress token, or a JSON escape that could spell one);
 - the tool is served and the caller's scopes allow it (an unknown or refused tool is answered
   by the SDK, as before).
 
 The answer is what the SDK's runner would send: the same result serialisation (the version's
 surface sieve, ``resultType``, the ``serverInfo`` stamp), a ``ToolError`` as an ``isError``
-result, an ``MCPError`` as its JSON-RPC error with the SDK's HTTP status, and a call whose
-client hangs up cancelled (:func:`bridge.response_mode.cancelled_on_hang_up`). The route is off
+result and any other exception as ``MCPServer`` does (logged as it logs them), an ``MCPError``
+as its JSON-RPC error with the SDK's HTTP status, and a call whose client hangs up cancelled
+(:func:`bridge.response_mode.cancelled_on_hang_up`). The route is off
 when the server has anything per request that this pass would skip: OpenTelemetry spans, a
-cache hint for ``tools/call``, request middleware other than the bridge's own.
+cache hint for ``tools/call``, request middleware other than the bridge's own, an extension,
+required scopes or a token resource check.
 ``tests/bridge/test_direct_call.py`` compares its answers with the SDK's, field for field.
 """
 
@@ -45,7 +50,7 @@ from mcp import MCPError
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import TokenVerifier
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.request_state import RequestStateBoundary
 from mcp.server.runner import modern_error_data
 from mcp.server.streamable_http import check_accept_headers
@@ -65,7 +70,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge.auth import current_caller
-from bridge.response_mode import cancelled_on_hang_up
+from bridge.response_mode import asks_for_stream, cancelled_on_hang_up
 from bridge.server import BridgeServer
 from bridge.tools.registry import allowed_by_scopes
 
@@ -76,6 +81,7 @@ _PLAIN_PARAMS = frozenset({"name", "arguments", "_meta"})
 _MODERN = frozenset(v.encode("latin-1") for v in MODERN_PROTOCOL_VERSIONS)
 _SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 _PARAM_HEADER = "mcp-param-"
+_SESSION_QUERY = b"session_id="
 
 
 class DirectCalls:
@@ -109,7 +115,11 @@ class DirectCalls:
         ):
             await self.app(scope, receive, send)
             return
+        if _SESSION_QUERY in scope.get("query_string", b""):
+            await self.app(scope, receive, send)
+            return
         version = method = length = authorization = None
+        sessions = authorizations = framings = 0
         for key, value in scope["headers"]:
             if key == b"mcp-protocol-version":
                 version = value
@@ -117,16 +127,23 @@ class DirectCalls:
                 method = value
             elif key == b"content-length":
                 length = value
+                framings += 1
             elif key == b"authorization":
                 authorization = value
+                authorizations += 1
             elif key == b"mcp-session-id":
-                method = None
+                sessions += 1
+            elif key == b"transfer-encoding":
+                framings += 1
         if (
             method != b"tools/call"
             or version not in _MODERN
+            or sessions
+            or framings != 1  # a Content-Length, and nothing else framing the body
             or length is None
             or not length.isdigit()
             or int(length) > self._max_body
+            or authorizations != 1  # the SDK reads the first of several; leave those to it
             or authorization is None
             or authorization[:7].lower() != b"bearer "
         ):
@@ -140,19 +157,21 @@ class DirectCalls:
         if refused is not None:  # the SDK's own answer, which its modern entry sends first
             await refused(scope, receive, send)
             return
-        body = await _read_body(receive)
-        if body is None:  # the client hung up while sending
+        read = await _read_body(receive, self._max_body)
+        if read is None:  # the client hung up while sending
             return
-        handed_on = _replayed(body, receive)
-        user = auth_context_var.set(AuthenticatedUser(access))
-        try:
-            plain = self._plain(scope, handed_on, body)
-            if plain is None:
-                await self.app(scope, handed_on, send)
-                return
-            await self._answer(plain, receive, send)
-        finally:
-            auth_context_var.reset(user)
+        body, complete = read
+        handed_on = _replayed(body, complete, receive)
+        if complete and not asks_for_stream(body):
+            user = auth_context_var.set(AuthenticatedUser(access))
+            try:
+                plain = self._plain(scope, handed_on, body)
+                if plain is not None:
+                    await self._answer(plain, receive, send)
+                    return
+            finally:
+                auth_context_var.reset(user)
+        await self.app(scope, handed_on, send)
 
     def _plain(self, scope: Scope, receive: Receive, body: bytes) -> _Plain | None:
         """The call, when the request is plain (see the module docstring); else ``None``."""
@@ -210,7 +229,7 @@ class DirectCalls:
             try:
                 result = await self._call(call)
                 reply = {"jsonrpc": "2.0", "id": call.id, "result": result}
-            except MCPError as exc:
+            except Exception as exc:  # as the SDK's modern entry maps it
                 error = modern_error_data(exc)
                 status = ERROR_CODE_HTTP_STATUS.get(error.code, 200)
                 reply = {
@@ -239,11 +258,19 @@ class DirectCalls:
             result = await self._server.call_tool(call.name, call.arguments, None)
         except MCPError:
             raise
-        except ToolError as exc:  # as MCPServer._handle_call_tool answers it
-            log.info("Tool %r failed: %r", call.name, str(exc))
-            result = CallToolResult(
-                content=[TextContent(type="text", text=str(exc))], is_error=True
-            )
+        except Exception as exc:  # as MCPServer._handle_call_tool answers and logs it
+            if isinstance(exc, ToolError) and not isinstance(exc, UnexpectedToolError):
+                if isinstance(exc.__cause__, ValidationError):
+                    # Field names only: the rejected values are the caller's data.
+                    errors = exc.__cause__.errors()
+                    fields = sorted({".".join(str(part) for part in e["loc"]) for e in errors})
+                    log.info("Tool %r rejected arguments: %r", call.name, fields)
+                else:
+                    log.info("Tool %r failed: %r", call.name, str(exc))
+            else:
+                log.exception("Tool %r raised an unexpected exception", call.name)
+            text = TextContent(type="text", text=str(exc))
+            result = CallToolResult(content=[text], is_error=True)
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         try:
             dumped = methods.serialize_server_result(_METHOD, call.version, dumped)
@@ -265,10 +292,18 @@ class DirectCalls:
 
 
 def direct_calls_possible(server: BridgeServer) -> bool:
-    """False when the server does per-request work the direct route would skip: anything in
-    its middleware chain but the SDK's ``requestState`` boundary (which leaves a request
-    without ``requestState`` alone) and the bridge's own session bookkeeping (``tools/list``
-    only), or a cache hint for ``tools/call``."""
+    """False when the server does per-request work the direct route would skip: auth with
+    required scopes or a token resource check, an extension, anything in its middleware chain
+    but the SDK's ``requestState`` boundary (which leaves a request without ``requestState``
+    alone) and the bridge's own session bookkeeping (``tools/list`` only), or a cache hint for
+    ``tools/call``."""
+    auth = server.settings.auth
+    if auth is not None and (
+        auth.required_scopes or (auth.validate_token_resource and auth.resource_server_url)
+    ):
+        return False  # RequireAuthMiddleware's scopes, BearerAuthBackend's resource check
+    if server.session_manager.app.extensions:
+        return False  # an extension may intercept tools/call
     own = BridgeServer.remember_session
     for step in server.middleware:
         if isinstance(step, RequestStateBoundary) or getattr(step, "__func__", None) is own:
@@ -285,20 +320,26 @@ class _Plain:
     version: str
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool] | None:
+    """The body, and whether it is all of it: reading stops past ``limit`` bytes (the SDK's
+    limit then answers), and ``None`` when the client hung up."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = bool(message.get("more_body", False))
+        if not more or size > limit:
+            return b"".join(chunks), not more and size <= limit
 
 
-def _replayed(body: bytes, receive: Receive) -> Receive:
-    """``receive`` with ``body`` delivered first, as one message."""
-    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+def _replayed(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """``receive`` with what was read of the body delivered first, as one message."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": not complete}]
 
     async def replay() -> Message:
         return pending.pop() if pending else await receive()

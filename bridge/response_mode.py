@@ -42,6 +42,11 @@ _STREAM_MARKERS = (b"progressToken", b"\\u")
 _OVERLAP = max(len(marker) for marker in _STREAM_MARKERS) - 1
 
 
+def asks_for_stream(body: bytes) -> bool:
+    """Whether a whole body holds what makes ``ResponseMode`` answer with a stream."""
+    return any(marker in body for marker in _STREAM_MARKERS)
+
+
 class ResponseMode:
     """Decides, while the SDK reads a POST body, whether the answer is JSON (see the module
     docstring). It reads nothing itself, so the SDK's auth check still comes before the body."""

@@ -217,3 +217,42 @@ async def test_a_call_whose_client_hangs_up_is_cancelled(
         assert time.monotonic() - started < 10, "the call was not cancelled"
         await anyio.sleep(0.05)
     assert sdk_answers == []  # it was the direct route's call
+
+
+async def test_requests_the_sdk_reads_its_own_way_are_left_to_it(
+    start_bridge: StartBridge, sdk_answers: list[str]
+) -> None:
+    bridge = start_bridge()
+    plain = _headers(bridge.token, "echo")
+    body = json.dumps(_request("echo", {"text": "hi"})).encode()
+    escaped = json.dumps(_request("echo", {"text": "caf\u00e9"})).encode()  # \u00e9 on the wire
+    async with httpx.AsyncClient(base_url=bridge.url, timeout=30) as http:
+        # Two Authorization headers: the SDK reads the first (here a wrong one) and refuses.
+        doubled = [("Authorization", "Bearer mcpb_x.y"), *plain.items()]
+        refused = await http.post("/mcp", content=body, headers=doubled)
+        # A session id, before or after Mcp-Method, or in the query string.
+        session = [("Mcp-Session-Id", "0123abcd"), *plain.items()]
+        in_header = await http.post("/mcp", content=body, headers=session)
+        in_query = await http.post("/mcp?session_id=0123abcd", content=body, headers=plain)
+        # A JSON escape: the SDK's answer may stream (the escape could spell a progress token).
+        streamed = await http.post("/mcp", content=escaped, headers=plain)
+        no_accept = await http.post("/mcp", content=body, headers={**plain, "Accept": ""})
+    assert refused.status_code == 401
+    assert streamed.json()["result"]["structuredContent"] == {"result": "caf\u00e9"}
+    assert no_accept.status_code == 406
+    assert len(sdk_answers) == 4, (in_header.status_code, in_query.status_code)
+
+
+async def test_rejected_arguments_are_logged_by_field_name_only_on_both_paths(
+    start_bridge: StartBridge, caplog: pytest.LogCaptureFixture
+) -> None:
+    bridge = start_bridge()
+    caplog.set_level(logging.INFO, logger="mcp.server.mcpserver.server")
+    secret = "123-45-6789"
+    request = _request("echo", {"text": {"ssn": secret}})
+    async with httpx.AsyncClient(base_url=bridge.url, timeout=30) as http:
+        direct, sdk = await _both(http, request, _headers(bridge.token, "echo"))
+    assert direct.json() == sdk.json() and direct.json()["result"]["isError"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "mcp.server.mcpserver.server"]
+    assert lines == ["Tool 'echo' rejected arguments: ['text']"] * 2
+    assert secret not in "\n".join(r.getMessage() for r in caplog.records)
