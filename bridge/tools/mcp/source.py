@@ -185,17 +185,22 @@ class McpSource:
                     f"{self._label} is down ({upstream.error}); the bridge is restarting it, "
                     "try again shortly"
                 )
-            # The session's send_request, not Client.call_tool: that revalidates each result
-            # against the tool's output schema (a jsonschema pass, a sixth of the SDK client's
-            # time per call in a profile), which the caller's client does anyway against the schema
-            # the bridge announces; its other rounds (input_required, claimed extension
-            # results, a 2026 header re-list) do not arise on this handshake-era session.
-            result = await client.session.send_request(
-                CallToolRequest(params=CallToolRequestParams(name=tool, arguments=arguments)),
-                CallToolResult,
-                request_read_timeout_seconds=context.timeout + _CALL_GRACE,
-                progress_callback=on_progress if report is not None else None,
-            )
+            timeout = context.timeout + _CALL_GRACE
+            if upstream.lane is not None and report is None:
+                result = await upstream.lane.call_tool(tool, arguments, timeout=timeout)
+            else:
+                # The session's send_request, not Client.call_tool: that revalidates each
+                # result against the tool's output schema (a jsonschema pass, a sixth of the
+                # SDK client's time per call in a profile), which the caller's client does
+                # anyway against the schema the bridge announces; its other rounds
+                # (input_required, claimed extension results, a 2026 header re-list) do not
+                # arise on this handshake-era session.
+                result = await client.session.send_request(
+                    CallToolRequest(params=CallToolRequestParams(name=tool, arguments=arguments)),
+                    CallToolResult,
+                    request_read_timeout_seconds=timeout,
+                    progress_callback=on_progress if report is not None else None,
+                )
             return redact_result(result, upstream.hidden)
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:

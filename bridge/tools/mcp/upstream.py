@@ -38,6 +38,7 @@ from pydantic import ValidationError
 
 from bridge.errors import SecretUnavailableError, ToolLoadError
 from bridge.tools.mcp.config import McpToolsConfig
+from bridge.tools.mcp.lane import CallLane
 from bridge.tools.secrets import redact
 
 log = logging.getLogger("bridge.mcp")
@@ -75,6 +76,7 @@ class Upstream:
     ) -> None:
         self.label = label
         self.client: Client | None = None
+        self.lane: CallLane | None = None  # tool calls without progress, when set
         self.tools: list[Tool] = []
         self.hidden: tuple[str, ...] = ()
         self.error: str | None = "starting"
@@ -128,8 +130,11 @@ class Upstream:
         async def on_log(params: LoggingMessageNotificationParams) -> None:
             _forward_log(self.label, params, hidden)
 
+        # A stdio session's tool calls take the lane (bridge.tools.mcp.lane); a remote one's
+        # stay with the SDK, whose HTTP transports route each request and its answer.
+        lane = _LaneSlot() if self._cfg.url is None else None
         client = Client(
-            _watched(transport, lambda: _offer(send, "closed")),
+            _watched(transport, lambda: _offer(send, "closed"), lane),
             mode="legacy",
             read_timeout_seconds=self._cfg.start_timeout,
             message_handler=on_message,
@@ -143,6 +148,7 @@ class Upstream:
                 if self._on_tools is not None:
                     await self._on_tools(self.tools)
                 self.client, self.error = client, None
+                self.lane = lane.lane if lane is not None else None
                 self.attempted.set()
                 log.info("%s is up with %d tools", self.label, len(self.tools))
                 try:
@@ -151,7 +157,7 @@ class Upstream:
                             break
                         await self._refresh(client)
                 finally:
-                    self.client = None
+                    self.client = self.lane = None
 
     async def _refresh(self, client: Client) -> None:
         try:
@@ -177,25 +183,39 @@ async def _list_tools(client: Client) -> list[Tool]:
     return tools
 
 
+class _LaneSlot:
+    """Where :func:`_watched` leaves the lane it makes on the session's write stream."""
+
+    lane: CallLane | None = None
+
+
 @contextlib.asynccontextmanager
 async def _watched(
-    transport: contextlib.AbstractAsyncContextManager[Streams], on_closed: Callable[[], None]
+    transport: contextlib.AbstractAsyncContextManager[Streams],
+    on_closed: Callable[[], None],
+    slot: _LaneSlot | None,
 ) -> AsyncIterator[Streams]:
-    """``transport``, calling ``on_closed`` when its read side ends (the peer went away)."""
+    """``transport``, calling ``on_closed`` when its read side ends (the peer went away), and
+    with a :class:`CallLane` on its streams when ``slot`` is given."""
     async with transport as (read, write):
-        yield _WatchedRead(read, on_closed), write
+        lane = None
+        if slot is not None:
+            lane = slot.lane = CallLane(write)
+        yield _WatchedRead(read, on_closed, lane), write
 
 
 class _WatchedRead:
-    """A read stream (the SDK's ``ReadStream`` protocol) that calls ``on_closed`` at its end.
+    """A read stream (the SDK's ``ReadStream`` protocol) that calls ``on_closed`` at its end,
+    and gives the lane's answers to the lane instead of the dispatcher.
 
     A wrapper rather than a relay task: a relay costs a task switch and a memory-stream hop on
     every message.
     """
 
-    def __init__(self, inner: Any, on_closed: Callable[[], None]) -> None:
+    def __init__(self, inner: Any, on_closed: Callable[[], None], lane: CallLane | None) -> None:
         self._inner = inner
         self._on_closed = on_closed
+        self._lane = lane
 
     @property
     def last_context(self) -> Any:
@@ -203,8 +223,13 @@ class _WatchedRead:
 
     async def receive(self) -> Any:
         try:
-            return await self._inner.receive()
+            while True:
+                item = await self._inner.receive()
+                if self._lane is None or not self._lane.take(item):
+                    return item
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            if self._lane is not None:
+                self._lane.close()
             self._on_closed()
             raise
 
