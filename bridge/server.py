@@ -28,11 +28,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.subscriptions import ToolsListChanged
 from mcp.types import CallToolResult, TextContent, Tool
-from opentelemetry import trace
 
 from bridge.auth import current_caller
 from bridge.metrics import Metrics
 from bridge.tools.registry import CallContext, Registry, ToolSpec, allowed_by_scopes
+from bridge.tracing import tracing_configured
 
 log = logging.getLogger("bridge.calls")
 
@@ -68,7 +68,7 @@ class BridgeServer(MCPServer[Any]):
             subscriptions=self.bus,
             middleware=[self.remember_session],
         )
-        if not _tracing_configured():
+        if not tracing_configured():
             # The SDK wraps every message in an OpenTelemetry span (tens of microseconds per
             # call), a no-op until a tracer provider is set up, and says to drop its middleware
             # to opt out. Matched by name: if the SDK renames it, it simply stays.
@@ -158,12 +158,6 @@ class BridgeServer(MCPServer[Any]):
             elapsed = time.perf_counter() - started
             _log_call(caller, name, elapsed, outcome)
             self.metrics.observe_call(name, outcome, elapsed)
-
-
-def _tracing_configured() -> bool:
-    """True when a real OpenTelemetry tracer provider is installed (spans would be recorded)."""
-    provider = trace.get_tracer_provider()
-    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
 def _package_version() -> str:

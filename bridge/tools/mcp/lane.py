@@ -21,35 +21,53 @@ they never meet the dispatcher's integers. The bridge runs on asyncio, whose fut
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import itertools
 import logging
-from typing import Any
+from types import UnionType
+from typing import Any, get_args
 
 import anyio
+import anyio.lowlevel
 from mcp import MCPError
 from mcp.shared.message import SessionMessage
 from mcp.types import (
     CONNECTION_CLOSED,
     REQUEST_TIMEOUT,
     CallToolResult,
+    ErrorData,
     JSONRPCError,
     JSONRPCNotification,
     JSONRPCRequest,
     JSONRPCResponse,
 )
+from mcp_types import methods
+from mcp_types.version import KNOWN_PROTOCOL_VERSIONS
+from pydantic import BaseModel
 
 log = logging.getLogger("bridge.mcp")
 
 _CANCEL_WRITE_TIMEOUT = 1.0  # a courtesy cancel never holds a call open longer than this
 _CLOSED = "Connection closed"
+_METHOD = "tools/call"
+_ENDED = JSONRPCError(  # what close() answers the calls in flight
+    jsonrpc="2.0", id=None, error=ErrorData(code=CONNECTION_CLOSED, message=_CLOSED)
+)
+
+Answer = JSONRPCResponse | JSONRPCError
 
 
 class CallLane:
-    """``tools/call`` requests written to ``write``; :meth:`take` hands their answers back."""
+    """``tools/call`` requests written to ``write``; :meth:`take` hands their answers back.
+
+    ``version`` is the protocol version the session negotiated, which the answers are checked
+    against, as the SDK's session checks them."""
 
     def __init__(self, write: Any) -> None:
+        self.version = "2025-11-25"  # the SDK's own assumption until the handshake is done
         self._write = write
-        self._pending: dict[str, asyncio.Future[JSONRPCResponse | JSONRPCError]] = {}
+        self._pending: dict[str, asyncio.Future[Answer]] = {}
         self._ids = itertools.count(1)
         self._closed = False
 
@@ -71,11 +89,12 @@ class CallLane:
         return True
 
     def close(self) -> None:
-        """The session ended: every call in flight fails with ``CONNECTION_CLOSED``."""
+        """The session ended: every call in flight fails with ``CONNECTION_CLOSED``. (An
+        answer, not an exception, so that a caller gone meanwhile leaves nothing unread.)"""
         self._closed = True
         for future in self._pending.values():
             if not future.done():
-                future.set_exception(MCPError(code=CONNECTION_CLOSED, message=_CLOSED))
+                future.set_result(_ENDED)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], *, timeout: float
@@ -83,34 +102,35 @@ class CallLane:
         if self._closed:
             raise MCPError(code=CONNECTION_CLOSED, message=_CLOSED)
         request_id = f"bridge-{next(self._ids)}"
-        future: asyncio.Future[JSONRPCResponse | JSONRPCError] = (
-            asyncio.get_running_loop().create_future()
-        )
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         params = {"name": name, "arguments": arguments}
-        request = JSONRPCRequest(jsonrpc="2.0", id=request_id, method="tools/call", params=params)
+        request = JSONRPCRequest(jsonrpc="2.0", id=request_id, method=_METHOD, params=params)
+        written = False
         try:
+            # As the SDK's dispatcher: a write that has begun counts as sent (a memory-stream
+            # send can deliver its item and still raise), so its cancellation is told.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            written = True
             try:
                 await self._write.send(SessionMessage(request))
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 raise MCPError(code=CONNECTION_CLOSED, message=_CLOSED) from None
-            try:
-                with anyio.fail_after(timeout):
-                    answer = await future
-            except TimeoutError:
-                await self._cancel(request_id, f"timed out after {timeout:g}s", shield=False)
-                raise MCPError(
-                    code=REQUEST_TIMEOUT, message="Request 'tools/call' timed out"
-                ) from None
-            except anyio.get_cancelled_exc_class():
+            with anyio.fail_after(timeout):
+                answer = await future
+        except TimeoutError:
+            await self._cancel(request_id, f"timed out after {timeout:g}s", shield=False)
+            raise MCPError(code=REQUEST_TIMEOUT, message="Request 'tools/call' timed out") from None
+        except anyio.get_cancelled_exc_class():
+            if written:
                 await self._cancel(request_id, "caller cancelled", shield=True)
-                raise
+            raise
         finally:
             self._pending.pop(request_id, None)
         if isinstance(answer, JSONRPCError):
             error = answer.error
             raise MCPError(code=error.code, message=error.message, data=error.data)
-        return CallToolResult.model_validate(answer.result, by_name=False)
+        return CallToolResult.model_validate(_checked(answer.result, self.version), by_name=False)
 
     async def _cancel(self, request_id: str, reason: str, *, shield: bool) -> None:
         notice = JSONRPCNotification(
@@ -125,3 +145,38 @@ class CallLane:
                 return  # the session is gone, and the call with it
         if scope.cancelled_caught:
             log.warning("cancelling call %s gave up: the server's input is blocked", request_id)
+
+
+def _checked(raw: dict[str, Any], version: str) -> dict[str, Any]:
+    """``raw`` checked as ``ClientSession.send_request`` checks a result: against the
+    negotiated version's schema (``pydantic.ValidationError`` if it fails), without the
+    fields only later revisions declare (a 2026 ``resultType`` on a 2025 session)."""
+    with contextlib.suppress(KeyError):  # a version the SDK has no schema for: the model checks
+        methods.validate_server_result(_METHOD, version, raw)
+    later = _later_fields(version)
+    return {key: value for key, value in raw.items() if key not in later} if later else raw
+
+
+@functools.cache
+def _later_fields(version: str) -> frozenset[str]:
+    """The ``tools/call`` result keys of revisions after ``version`` that it lacks (as the
+    SDK's session works them out: it has no public function for it)."""
+    current = methods.SERVER_RESULTS.get((_METHOD, version))
+    if current is None or version not in KNOWN_PROTOCOL_VERSIONS:
+        return frozenset()
+    later: set[str] = set()
+    for revision in KNOWN_PROTOCOL_VERSIONS[KNOWN_PROTOCOL_VERSIONS.index(version) + 1 :]:
+        row = methods.SERVER_RESULTS.get((_METHOD, revision))
+        if row is not None:
+            later |= _fields(row)
+    return frozenset(later - _fields(current))
+
+
+def _fields(target: Any) -> set[str]:
+    members = get_args(target) if isinstance(target, UnionType) else (target,)
+    return {
+        field.alias or name
+        for model in members
+        if isinstance(model, type) and issubclass(model, BaseModel)
+        for name, field in model.model_fields.items()
+    }

@@ -40,6 +40,7 @@ from bridge.errors import SecretUnavailableError, ToolLoadError
 from bridge.tools.mcp.config import McpToolsConfig
 from bridge.tools.mcp.lane import CallLane
 from bridge.tools.secrets import redact
+from bridge.tracing import tracing_configured
 
 log = logging.getLogger("bridge.mcp")
 
@@ -131,8 +132,9 @@ class Upstream:
             _forward_log(self.label, params, hidden)
 
         # A stdio session's tool calls take the lane (bridge.tools.mcp.lane); a remote one's
-        # stay with the SDK, whose HTTP transports route each request and its answer.
-        lane = _LaneSlot() if self._cfg.url is None else None
+        # stay with the SDK, whose HTTP transports route each request and its answer, and so
+        # do all of them while OpenTelemetry records (the SDK's spans carry the trace on).
+        lane = _LaneSlot() if self._cfg.url is None and not tracing_configured() else None
         client = Client(
             _watched(transport, lambda: _offer(send, "closed"), lane),
             mode="legacy",
@@ -149,6 +151,8 @@ class Upstream:
                     await self._on_tools(self.tools)
                 self.client, self.error = client, None
                 self.lane = lane.lane if lane is not None else None
+                if self.lane is not None:
+                    self.lane.version = client.session.protocol_version or self.lane.version
                 self.attempted.set()
                 log.info("%s is up with %d tools", self.label, len(self.tools))
                 try:
@@ -201,7 +205,11 @@ async def _watched(
         lane = None
         if slot is not None:
             lane = slot.lane = CallLane(write)
-        yield _WatchedRead(read, on_closed, lane), write
+        try:
+            yield _WatchedRead(read, on_closed, lane), write
+        finally:  # however the session ends (its end of stream, or a cancel): calls fail now
+            if lane is not None:
+                lane.close()
 
 
 class _WatchedRead:
@@ -243,6 +251,8 @@ class _WatchedRead:
             raise StopAsyncIteration from None
 
     async def aclose(self) -> None:
+        if self._lane is not None:
+            self._lane.close()
         await self._inner.aclose()
 
     async def __aenter__(self) -> _WatchedRead:
