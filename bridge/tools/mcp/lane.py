@@ -2,13 +2,13 @@
 
 A proxied call through the SDK's ``ClientSession`` pays, per call, for the request and result
 models, an OpenTelemetry span, a request clock, the dispatcher's pending table and a memory
-stream per request: a third of the bridge's CPU per proxied stdio call in a py-spy profile,
-where calling the same server with nothing but a JSON-RPC pipe is as fast as calling it
-directly. So ``tools/call`` requests without progress go out on the session's write stream
-here, and their answers are taken off its read stream before the dispatcher sees them; the
-SDK keeps everything else (the child process and its framing, the handshake, notifications,
-``list_changed``, log messages, requests from the server, calls that report progress). The
-SDK has no lighter entry for one request, hence this module.
+stream per request: with the stdio transport, a third of the bridge's CPU per proxied stdio
+call in a py-spy profile, where a proxy with nothing but a JSON-RPC pipe to the same server is
+as fast as calling it directly. So ``tools/call`` requests without progress go out on the
+session's write stream here, and their answers are taken off its read stream before the
+dispatcher sees them; the SDK keeps everything else (the child process and its framing, the
+handshake, notifications, ``list_changed``, log messages, requests from the server, calls that
+report progress). The SDK has no lighter entry for one request, hence this module.
 
 What the dispatcher promises a caller, this keeps: an answer that is an error raises
 ``MCPError`` with its code, message and data; past ``timeout`` the call raises ``MCPError``
