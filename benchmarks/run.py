@@ -167,6 +167,17 @@ def _table_rows(results: Results) -> list[tuple[str, str, str, str, str]]:
         rows += _speed_rows(
             where, source.bridge_legacy.measured, source.bare.measured, "≥ 1.0x", 1.0
         )
+        if source.raw is not None:
+            where = f"{source.label} via the bridge vs a raw proxy, c={source.concurrency}"
+            rows.append(
+                (
+                    f"{where}: calls/s",
+                    _n(source.bridge.measured.rate),
+                    _n(source.raw.measured.rate),
+                    "",
+                    _ratio(source.bridge.measured.rate, source.raw.measured.rate),
+                )
+            )
     for wire, label in (("sse", "SSE"), ("http-legacy", "/mcp (handshake era)")):
         if not results.memory:
             break

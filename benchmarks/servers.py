@@ -252,7 +252,8 @@ async def ready(server: Server, timeout: float = STARTUP_TIMEOUT) -> None:
 @dataclass
 class Fleet:
     """Everything one run needs: the bridge, the bare server, the backends, the bare MCPServer
-    that proxies them (``bare_proxy.py``), the tokens."""
+    that proxies them (``bare_proxy.py``), the raw proxy of the stdio server (``raw_proxy.py``),
+    the tokens."""
 
     workdir: Path
     env: dict[str, str]
@@ -260,6 +261,7 @@ class Fleet:
     bare: Server
     inventory: Server
     bare_proxy: Server
+    raw_proxy: Server
     token: str
     revoke_token: str
     inventory_secret: str
@@ -321,8 +323,18 @@ async def fleet(workdir: Path) -> AsyncIterator[Fleet]:
             log=workdir / "bare-proxy.log",
         )  # fmt: skip
         started.append(bare_proxy)
+        raw_proxy = await start(
+            "raw-proxy",
+            [sys.executable, str(HERE / "raw_proxy.py"), str(BACKENDS / "stdio_server.py"),
+             str(record)],
+            env,
+            r"^ready (\d+)",
+            log=workdir / "raw-proxy.log",
+        )  # fmt: skip
+        started.append(raw_proxy)
         yield Fleet(
-            workdir, env, bridge, bare, inventory, bare_proxy, token, revoke_token, secret, record
-        )
+            workdir, env, bridge, bare, inventory, bare_proxy, raw_proxy, token, revoke_token,
+            secret, record,
+        )  # fmt: skip
     finally:
         await asyncio.gather(*(server.stop() for server in started))

@@ -10,7 +10,8 @@
 Through the bridge the calls use the minimal client on Streamable HTTP 2026-07-28. Each row also
 has its like-for-like baseline: the same tool through a bare ``MCPServer`` that proxies the same
 backend (``bare_proxy.py``), both servers called on handshake-era Streamable HTTP (the bare
-server's only kind of session).
+server's only kind of session). The stdio rows have a floor as well: the raw proxy
+(``raw_proxy.py``, an ASGI function and a JSON-RPC pipe), called like the bridge.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class SourceRow:
     direct: Side
     bare: Side  # the same tool through a bare MCPServer proxy (bare_proxy.py), handshake era
     bridge_legacy: Side  # the bridge called the way bare is
+    raw: Side | None  # the stdio tool through the raw proxy (raw_proxy.py), 2026-07-28
 
 
 def _through(
@@ -100,12 +102,14 @@ async def source_rows(
                 bridge = via(fleet.bridge, "http-2026", *tool)
                 bridge_legacy = via(fleet.bridge, "http-legacy", *tool)
                 bare = via(fleet.bare_proxy, "http-legacy", *tool)
+                # The floor of the stdio rows: a proxy that does nothing but forward.
+                raw = via(fleet.raw_proxy, "http-2026", *tool) if tool[0] == "files_echo" else None
                 await compare(
-                    [bridge, direct, bridge_legacy, bare],
+                    [bridge, direct, bridge_legacy, bare, *([raw] if raw else [])],
                     concurrency=concurrency,
                     calls=calls,
                     rounds=rounds,
                     warmup=warmup,
                 )
-                rows.append(SourceRow(label, concurrency, bridge, direct, bare, bridge_legacy))
+                rows.append(SourceRow(label, concurrency, bridge, direct, bare, bridge_legacy, raw))
     return rows

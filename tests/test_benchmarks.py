@@ -27,6 +27,7 @@ ROWS = [
         for tool in ("stdio MCP tool", "OpenAPI tool")
         for baseline in ("direct", "a bare MCPServer proxy")
     ),
+    *(f"stdio MCP tool via the bridge vs a raw proxy, c={c}: calls/s" for c in (1, 8)),
     "idle SSE sessions: KiB each",
     "idle /mcp (handshake era) sessions: KiB each",
     "verify a valid token, µs",
