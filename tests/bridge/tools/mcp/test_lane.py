@@ -15,6 +15,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from mcp import MCPError
 from pydantic import ValidationError
 
 from bridge.tools.mcp.config import McpToolsConfig
@@ -119,11 +120,17 @@ async def test_calls_take_the_lane_and_answer(probe: tuple[McpSource, ToolSpec, 
     assert sorted(results) == sorted(f"did job {n}" for n in range(8))
 
 
-async def test_an_error_answer_says_its_code_and_message(
+async def test_an_error_answer_keeps_its_code_message_and_data(
     probe: tuple[McpSource, ToolSpec, Path],
 ) -> None:
-    _, spec, _ = probe
-    result = await spec.call({"do": "error"}, _context())
+    source, spec, _ = probe
+    lane = source._main.lane  # type: ignore[union-attr]
+    assert lane is not None
+    with pytest.raises(MCPError) as raised:
+        await lane.call_tool("probe", {"do": "error"}, timeout=5)
+    assert (raised.value.code, raised.value.message) == (-32042, "not today")
+    assert raised.value.data == {"why": "closed"}
+    result = await spec.call({"do": "error"}, _context())  # as the caller sees it
     assert result.is_error and "refused the call: not today" in text(result)
 
 
