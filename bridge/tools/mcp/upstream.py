@@ -9,7 +9,9 @@ stable session (not after a success), and the supervisor never stops; in tenacit
 is a custom retry, wait and stop strategy with state of its own, more code than the loop.
 
 The tool list is re-read on ``notifications/tools/list_changed``; log messages go to the bridge
-log (logger ``bridge.mcp``), with the session's vault values redacted.
+log (logger ``bridge.mcp``), with the session's vault values redacted. A stdio session also
+has a :class:`~bridge.tools.mcp.lane.CallLane` on its streams (``Upstream.lane``, while it is
+up), which its tool calls without progress take.
 """
 
 from __future__ import annotations
