@@ -63,7 +63,7 @@ from mcp.shared.inbound import (
     validate_mcp_param_headers,
 )
 from mcp.types import INTERNAL_ERROR, CallToolResult, TextContent
-from mcp_types import methods
+from mcp_types import SERVER_INFO_META_KEY, methods
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -79,7 +79,6 @@ log = logging.getLogger("mcp.server.mcpserver.server")  # the SDK's own tool-fai
 _METHOD = "tools/call"
 _PLAIN_PARAMS = frozenset({"name", "arguments", "_meta"})
 _MODERN = frozenset(v.encode("latin-1") for v in MODERN_PROTOCOL_VERSIONS)
-_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 _PARAM_HEADER = "mcp-param-"
 _SESSION_QUERY = b"session_id="
 
@@ -153,7 +152,8 @@ class DirectCalls:
         if access is None or (access.expires_at and access.expires_at < int(time.time())):
             await self.app(scope, receive, send)
             return
-        refused = await self._security.validate_request(Request(scope, receive), is_post=True)
+        request = Request(scope, receive)  # its headers only: the body is read below
+        refused = await self._security.validate_request(request, is_post=True)
         if refused is not None:  # the SDK's own answer, which its modern entry sends first
             await refused(scope, receive, send)
             return
@@ -165,7 +165,7 @@ class DirectCalls:
         if complete and not asks_for_stream(body):
             user = auth_context_var.set(AuthenticatedUser(access))
             try:
-                plain = self._plain(scope, handed_on, body)
+                plain = self._plain(request, body)
                 if plain is not None:
                     await self._answer(plain, receive, send)
                     return
@@ -173,9 +173,8 @@ class DirectCalls:
                 auth_context_var.reset(user)
         await self.app(scope, handed_on, send)
 
-    def _plain(self, scope: Scope, receive: Receive, body: bytes) -> _Plain | None:
+    def _plain(self, request: Request, body: bytes) -> _Plain | None:
         """The call, when the request is plain (see the module docstring); else ``None``."""
-        request = Request(scope, receive)
         if not check_accept_headers(request)[0]:
             return None
         try:
@@ -285,9 +284,9 @@ class DirectCalls:
             dumped["resultType"] = "complete"
         meta = dumped.get("_meta")
         if meta is None:
-            dumped["_meta"] = {_SERVER_INFO: self._lowlevel.server_info_stamp}
-        elif isinstance(meta, dict) and meta.get(_SERVER_INFO) is None:
-            dumped["_meta"] = {**meta, _SERVER_INFO: self._lowlevel.server_info_stamp}
+            dumped["_meta"] = {SERVER_INFO_META_KEY: self._lowlevel.server_info_stamp}
+        elif isinstance(meta, dict) and meta.get(SERVER_INFO_META_KEY) is None:
+            dumped["_meta"] = {**meta, SERVER_INFO_META_KEY: self._lowlevel.server_info_stamp}
         return dumped
 
 

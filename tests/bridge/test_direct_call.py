@@ -19,7 +19,12 @@ import anyio
 import httpx
 import mcp.server.streamable_http_manager as manager_module
 import pytest
-from mcp_types._types import CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY
+from mcp_types import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    PROTOCOL_VERSION_META_KEY,
+    SERVER_INFO_META_KEY,
+)
 
 from tests.bridge.conftest import RunningBridge
 
@@ -50,7 +55,7 @@ def _request(name: str, arguments: dict[str, Any] | None, **meta: Any) -> dict[s
         "_meta": {
             PROTOCOL_VERSION_META_KEY: VERSION,
             CLIENT_CAPABILITIES_META_KEY: {},
-            "io.modelcontextprotocol/clientInfo": {"name": "direct-test", "version": "1"},
+            CLIENT_INFO_META_KEY: {"name": "direct-test", "version": "1"},
             **meta,
         },
     }
@@ -111,7 +116,7 @@ async def test_a_plain_call_is_answered_directly_as_the_sdk_answers_it(
 async def test_the_answers_say_what_happened(start_bridge: StartBridge) -> None:
     bridge = start_bridge()
     async with httpx.AsyncClient(base_url=bridge.url, timeout=30) as http:
-        calls = [
+        calls: list[tuple[str, dict[str, Any]]] = [
             ("add", {"a": 2, "b": 40}),
             ("explode", {"reason": "boom"}),
             ("flood", {"kib": 80}),
@@ -123,7 +128,7 @@ async def test_the_answers_say_what_happened(start_bridge: StartBridge) -> None:
     assert added["structuredContent"] == {"total": 42, "terms": 2} and not added["isError"]
     assert exploded["isError"] and "boom" not in json.dumps(exploded)  # no internals
     assert flooded["content"][-1]["text"].startswith("[output truncated")
-    assert added["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "test-bridge"
+    assert added["_meta"][SERVER_INFO_META_KEY]["name"] == "test-bridge"
 
 
 NOT_PLAIN = [
