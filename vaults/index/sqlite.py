@@ -199,7 +199,7 @@ class SqliteDatabase(Database):
 
 class SqliteChanges:
     """Changes of ``index.db`` seen through ``PRAGMA data_version`` on a connection of its own:
-    a few microseconds per check, and it moves with every commit of another connection."""
+    about 10 µs per check (a read transaction); it moves with every commit of another connection."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
