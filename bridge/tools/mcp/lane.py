@@ -1,14 +1,14 @@
-"""Tool calls on a stdio session's own streams, past the SDK client's dispatcher.
+"""Tool calls on a stdio session's pipe, past the SDK client's dispatcher.
 
 A proxied call through the SDK's ``ClientSession`` pays, per call, for the request and result
 models, an OpenTelemetry span, a request clock, the dispatcher's pending table and a memory
 stream per request: with the stdio transport, a third of the bridge's CPU per proxied stdio
 call in a py-spy profile, where a proxy with nothing but a JSON-RPC pipe to the same server is
-as fast as calling it directly. So ``tools/call`` requests without progress go out on the
-session's write stream here, and their answers are taken off its read stream before the
-dispatcher sees them; the SDK keeps everything else (the child process and its framing, the
-handshake, notifications, ``list_changed``, log messages, requests from the server, calls that
-report progress). The SDK has no lighter entry for one request, hence this module.
+as fast as calling it directly. So ``tools/call`` requests without progress are written on the
+session's pipe (:mod:`bridge.tools.mcp.pipe`) here, as JSON, and the pipe hands their answers
+back decoded, before the session sees them; the SDK keeps everything else (the handshake,
+notifications, ``list_changed``, log messages, requests from the server, calls that report
+progress). The SDK has no lighter entry for one request, hence this module.
 
 What the dispatcher promises a caller, this keeps: an answer that is an error raises
 ``MCPError`` with its code, message and data; past ``timeout`` the call raises ``MCPError``
@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import functools
 import itertools
+import json
 import logging
 from types import UnionType
 from typing import Any, get_args
@@ -31,61 +32,54 @@ from typing import Any, get_args
 import anyio
 import anyio.lowlevel
 from mcp import MCPError
-from mcp.shared.message import SessionMessage
 from mcp.types import (
     CONNECTION_CLOSED,
+    INTERNAL_ERROR,
     REQUEST_TIMEOUT,
     CallToolResult,
     ErrorData,
-    JSONRPCError,
-    JSONRPCNotification,
-    JSONRPCRequest,
-    JSONRPCResponse,
 )
 from mcp_types import methods
 from mcp_types.version import KNOWN_PROTOCOL_VERSIONS
 from pydantic import BaseModel
+
+from bridge.tools.mcp.pipe import LANE_ID_PREFIX, Pipe
 
 log = logging.getLogger("bridge.mcp")
 
 _CANCEL_WRITE_TIMEOUT = 1.0  # a courtesy cancel never holds a call open longer than this
 _CLOSED = "Connection closed"
 _METHOD = "tools/call"
-_ENDED = JSONRPCError(  # what close() answers the calls in flight
-    jsonrpc="2.0", id=None, error=ErrorData(code=CONNECTION_CLOSED, message=_CLOSED)
-)
-
-Answer = JSONRPCResponse | JSONRPCError
+# What close() answers the calls in flight.
+_ENDED: dict[str, Any] = {
+    "jsonrpc": "2.0",
+    "id": None,
+    "error": {"code": CONNECTION_CLOSED, "message": _CLOSED},
+}
 
 
 class CallLane:
-    """``tools/call`` requests written to ``write``; :meth:`take` hands their answers back.
+    """``tools/call`` requests written on ``pipe``; the answers the pipe diverts come back here.
 
     ``version`` is the protocol version the session negotiated, which the answers are checked
     against, as the SDK's session checks them."""
 
-    def __init__(self, write: Any) -> None:
+    def __init__(self, pipe: Pipe) -> None:
         self.version = "2025-11-25"  # the SDK's own assumption until the handshake is done
-        self._write = write
-        self._pending: dict[str, asyncio.Future[Answer]] = {}
+        self._pipe = pipe
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._closed = False
+        pipe.divert(self.take)
 
-    def take(self, item: object) -> bool:
-        """Whether ``item``, read from the session, is the answer to a call of this lane (it
-        is then delivered here and must not reach the dispatcher)."""
-        if not isinstance(item, SessionMessage):
-            return False
-        message = item.message
-        if not isinstance(message, JSONRPCResponse | JSONRPCError) or not isinstance(
-            message.id, str
-        ):
-            return False
-        future = self._pending.get(message.id)
+    def take(self, answer: dict[str, Any]) -> bool:
+        """Whether ``answer`` (a decoded line with a string id and no method) answers a call
+        of this lane (it is then delivered here and must not reach the session)."""
+        future = self._pending.get(answer["id"])
         if future is None:
             return False
         if not future.done():
-            future.set_result(message)
+            future.set_result(answer)
         return True
 
     def close(self) -> None:
@@ -101,19 +95,24 @@ class CallLane:
     ) -> CallToolResult:
         if self._closed:
             raise MCPError(code=CONNECTION_CLOSED, message=_CLOSED)
-        request_id = f"bridge-{next(self._ids)}"
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        request_id = f"{LANE_ID_PREFIX}{next(self._ids)}"
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        params = {"name": name, "arguments": arguments}
-        request = JSONRPCRequest(jsonrpc="2.0", id=request_id, method=_METHOD, params=params)
+        request = {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": _METHOD,
+            "params": {"name": name, "arguments": arguments},
+        }
+        line = json.dumps(request, separators=(",", ":")).encode() + b"\n"
         written = False
         try:
-            # As the SDK's dispatcher: a write that has begun counts as sent (a memory-stream
-            # send can deliver its item and still raise), so its cancellation is told.
+            # As the SDK's dispatcher: a write that has begun counts as sent, so its
+            # cancellation is told.
             await anyio.lowlevel.checkpoint_if_cancelled()
             written = True
             try:
-                await self._write.send(SessionMessage(request))
+                await self._pipe.send_line(line)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 raise MCPError(code=CONNECTION_CLOSED, message=_CLOSED) from None
             with anyio.fail_after(timeout):
@@ -127,24 +126,37 @@ class CallLane:
             raise
         finally:
             self._pending.pop(request_id, None)
-        if isinstance(answer, JSONRPCError):
-            error = answer.error
-            raise MCPError(code=error.code, message=error.message, data=error.data)
-        return CallToolResult.model_validate(_checked(answer.result, self.version), by_name=False)
+        return _result(answer, self.version)
 
     async def _cancel(self, request_id: str, reason: str, *, shield: bool) -> None:
-        notice = JSONRPCNotification(
-            jsonrpc="2.0",
-            method="notifications/cancelled",
-            params={"requestId": request_id, "reason": reason},
-        )
+        notice = {
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": {"requestId": request_id, "reason": reason},
+        }
+        line = json.dumps(notice, separators=(",", ":")).encode() + b"\n"
         with anyio.move_on_after(_CANCEL_WRITE_TIMEOUT, shield=shield) as scope:
             try:
-                await self._write.send(SessionMessage(notice))
+                await self._pipe.send_line(line)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 return  # the session is gone, and the call with it
         if scope.cancelled_caught:
             log.warning("cancelling call %s gave up: the server's input is blocked", request_id)
+
+
+def _result(answer: dict[str, Any], version: str) -> CallToolResult:
+    """The call's result from its decoded answer, checked as the SDK's session checks one: a
+    JSON-RPC error raises ``MCPError`` with its code, message and data; anything else that is
+    not a response raises ``pydantic.ValidationError``."""
+    if answer.get("jsonrpc") != "2.0" or ("result" in answer) == ("error" in answer):
+        raise MCPError(code=INTERNAL_ERROR, message="its answer is not a JSON-RPC response")
+    if "error" in answer:
+        error = ErrorData.model_validate(answer["error"], by_name=False)
+        raise MCPError(code=error.code, message=error.message, data=error.data)
+    result = answer["result"]
+    if not isinstance(result, dict):
+        return CallToolResult.model_validate(result, by_name=False)  # raises ValidationError
+    return CallToolResult.model_validate(_checked(result, version), by_name=False)
 
 
 def _checked(raw: dict[str, Any], version: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ Each opener returns the transport and the vault values it read, for redaction.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from bridge.tools.child import base_environment
 from bridge.tools.mcp.config import McpToolsConfig
+from bridge.tools.mcp.pipe import stdio_pipe
 from bridge.tools.mcp.upstream import Streams
 from bridge.tools.remote_auth import resolve_auth
 from bridge.tools.secrets import SecretResolver, resolve_references
@@ -38,7 +40,8 @@ async def stdio(
         env=base_environment() | values,
         cwd=cwd,
     )
-    return stdio_client(params), hidden
+    # The bridge's own pipe (bridge.tools.mcp.pipe) on POSIX; the SDK's transport elsewhere.
+    return (stdio_client(params) if sys.platform == "win32" else stdio_pipe(params)), hidden
 
 
 async def remote(

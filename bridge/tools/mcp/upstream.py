@@ -10,7 +10,7 @@ is a custom retry, wait and stop strategy with state of its own, more code than 
 
 The tool list is re-read on ``notifications/tools/list_changed``; log messages go to the bridge
 log (logger ``bridge.mcp``), with the session's vault values redacted. A stdio session also
-has a :class:`~bridge.tools.mcp.lane.CallLane` on its streams (``Upstream.lane``, while it is
+has a :class:`~bridge.tools.mcp.lane.CallLane` on its pipe (``Upstream.lane``, while it is
 up), which its tool calls without progress take.
 """
 
@@ -41,6 +41,7 @@ from pydantic import ValidationError
 from bridge.errors import SecretUnavailableError, ToolLoadError
 from bridge.tools.mcp.config import McpToolsConfig
 from bridge.tools.mcp.lane import CallLane
+from bridge.tools.mcp.pipe import PipeRead
 from bridge.tools.secrets import redact
 from bridge.tracing import tracing_configured
 
@@ -202,11 +203,11 @@ async def _watched(
     slot: _LaneSlot | None,
 ) -> AsyncIterator[Streams]:
     """``transport``, calling ``on_closed`` when its read side ends (the peer went away), and
-    with a :class:`CallLane` on its streams when ``slot`` is given."""
+    with a :class:`CallLane` on its pipe when ``slot`` is given and it has one."""
     async with transport as (read, write):
         lane = None
-        if slot is not None:
-            lane = slot.lane = CallLane(write)
+        if slot is not None and isinstance(read, PipeRead):
+            lane = slot.lane = CallLane(read.pipe)
         try:
             yield _WatchedRead(read, on_closed, lane), write
         finally:  # however the session ends (its end of stream, or a cancel): calls fail now
@@ -215,8 +216,8 @@ async def _watched(
 
 
 class _WatchedRead:
-    """A read stream (the SDK's ``ReadStream`` protocol) that calls ``on_closed`` at its end,
-    and gives the lane's answers to the lane instead of the dispatcher.
+    """A read stream (the SDK's ``ReadStream`` protocol) that calls ``on_closed`` at its end
+    and ends the lane's calls in flight with it.
 
     A wrapper rather than a relay task: a relay costs a task switch and a memory-stream hop on
     every message.
@@ -233,10 +234,7 @@ class _WatchedRead:
 
     async def receive(self) -> Any:
         try:
-            while True:
-                item = await self._inner.receive()
-                if self._lane is None or not self._lane.take(item):
-                    return item
+            return await self._inner.receive()
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
             if self._lane is not None:
                 self._lane.close()

@@ -1,4 +1,5 @@
-"""Tool calls on the call lane (``bridge.tools.mcp.lane``) keep the SDK session's contract.
+"""Tool calls on the call lane (``bridge.tools.mcp.lane``) keep the SDK session's contract, on
+the bridge's stdio pipe (``bridge.tools.mcp.pipe``).
 
 The upstream is a real child process speaking JSON-RPC on stdio, scripted per tool call (its
 argument ``do`` says what to answer), behind a real ``McpSource``; it writes every
@@ -8,6 +9,7 @@ argument ``do`` says what to answer), behind a real ``McpSource``; it writes eve
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -27,8 +29,10 @@ from tests.bridge.tools.mcp.support import text
 pytestmark = pytest.mark.anyio
 
 SCRIPTED_SERVER = r"""
-import json, sys, threading, time
+import json, os, sys, threading, time
 RECORD = sys.argv[1]
+with open(RECORD + "/pid", "w") as out:
+    out.write(str(os.getpid()))
 SCHEMA = {"type": "object", "properties": {"do": {"type": "string"}}}
 TOOL = {"name": "probe", "inputSchema": SCHEMA}
 
@@ -50,6 +54,14 @@ def answer(request):
         reply["result"] = {"content": [], "resultType": "input_required", "inputRequests": {}}
     elif do == "listy":
         reply["result"] = {"content": [], "structuredContent": [1, 2]}
+    elif do == "big":  # one line far longer than a read
+        reply["result"] = {"content": [{"type": "text", "text": "x" * 1_000_000}]}
+    elif do == "garbage":  # a line that is no JSON-RPC message, then the answer
+        sys.stdout.write("not json at all, with a \"bridge-1\" in it\n")
+        reply["result"] = {"content": [{"type": "text", "text": "after garbage"}]}
+    elif do == "shapeless":  # an answer with neither result nor error
+        send(reply)
+        return
     elif do == "ask_first":  # a request of the server's own, with an id like the lane's
         send({"jsonrpc": "2.0", "id": "bridge-1", "method": "ping"})
         reply["result"] = {"content": [{"type": "text", "text": "asked"}]}
@@ -206,3 +218,43 @@ async def test_a_request_from_the_server_is_left_to_the_sdk(
     # the ping; the call's own answer still reaches the call.
     assert text(await spec.call({"do": "ask_first"}, _context())) == "asked"
     assert text(await spec.call({"do": "again"}, _context())) == "did again"
+
+
+async def test_an_answer_longer_than_one_read_arrives_whole(
+    probe: tuple[McpSource, ToolSpec, Path],
+) -> None:
+    _, spec, _ = probe
+    assert text(await spec.call({"do": "big"}, _context())) == "x" * 1_000_000
+
+
+async def test_a_line_that_is_not_json_rpc_is_logged_and_the_session_goes_on(
+    probe: tuple[McpSource, ToolSpec, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, spec, _ = probe
+    assert text(await spec.call({"do": "garbage"}, _context())) == "after garbage"
+    assert any("not a JSON-RPC message" in r.getMessage() for r in caplog.records)
+    assert text(await spec.call({"do": "again"}, _context())) == "did again"
+
+
+async def test_an_answer_with_neither_result_nor_error_fails_the_call_at_once(
+    probe: tuple[McpSource, ToolSpec, Path],
+) -> None:
+    _, spec, _ = probe
+    started = time.monotonic()
+    result = await spec.call({"do": "shapeless"}, _context(timeout=30))
+    assert result.is_error and "not a JSON-RPC response" in text(result)
+    assert time.monotonic() - started < 5
+
+
+async def test_stopping_the_source_stops_the_child(
+    probe: tuple[McpSource, ToolSpec, Path],
+) -> None:
+    source, spec, record = probe
+    assert text(await spec.call({"do": "hello"}, _context())) == "did hello"
+    pid = int((record / "pid").read_text())
+    os.kill(pid, 0)  # alive
+    await source.stop()
+    with pytest.raises(ProcessLookupError):  # stopped and reaped
+        os.kill(pid, 0)
+    result = await spec.call({"do": "after"}, _context())
+    assert result.is_error
