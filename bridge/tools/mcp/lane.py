@@ -35,13 +35,14 @@ from mcp import MCPError
 from mcp.types import (
     CONNECTION_CLOSED,
     INTERNAL_ERROR,
+    INVALID_PARAMS,
     REQUEST_TIMEOUT,
     CallToolResult,
     ErrorData,
 )
 from mcp_types import methods
 from mcp_types.version import KNOWN_PROTOCOL_VERSIONS
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from bridge.tools.mcp.pipe import LANE_ID_PREFIX, Pipe
 
@@ -96,15 +97,18 @@ class CallLane:
         if self._closed:
             raise MCPError(code=CONNECTION_CLOSED, message=_CLOSED)
         request_id = f"{LANE_ID_PREFIX}{next(self._ids)}"
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
         request = {
             "jsonrpc": "2.0",
             "id": request_id,
             "method": _METHOD,
             "params": {"name": name, "arguments": arguments},
         }
-        line = json.dumps(request, separators=(",", ":")).encode() + b"\n"
+        try:
+            line = _line(request)
+        except (TypeError, ValueError):  # NaN or infinity: JSON has no such numbers
+            raise MCPError(code=INVALID_PARAMS, message="arguments are not JSON") from None
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
         written = False
         try:
             # As the SDK's dispatcher: a write that has begun counts as sent, so its
@@ -134,7 +138,7 @@ class CallLane:
             "method": "notifications/cancelled",
             "params": {"requestId": request_id, "reason": reason},
         }
-        line = json.dumps(notice, separators=(",", ":")).encode() + b"\n"
+        line = _line(notice)
         with anyio.move_on_after(_CANCEL_WRITE_TIMEOUT, shield=shield) as scope:
             try:
                 await self._pipe.send_line(line)
@@ -144,10 +148,15 @@ class CallLane:
             log.warning("cancelling call %s gave up: the server's input is blocked", request_id)
 
 
+def _line(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+
+
 def _result(answer: dict[str, Any], version: str) -> CallToolResult:
     """The call's result from its decoded answer, checked as the SDK's session checks one: a
-    JSON-RPC error raises ``MCPError`` with its code, message and data; anything else that is
-    not a response raises ``pydantic.ValidationError``."""
+    JSON-RPC error raises ``MCPError`` with its code, message and data, an answer that is
+    neither a result nor an error, or a result nested too deep to check, ``MCPError``
+    (``INTERNAL_ERROR``), a result that fails its schema ``pydantic.ValidationError``."""
     if answer.get("jsonrpc") != "2.0" or ("result" in answer) == ("error" in answer):
         raise MCPError(code=INTERNAL_ERROR, message="its answer is not a JSON-RPC response")
     if "error" in answer:
@@ -156,7 +165,14 @@ def _result(answer: dict[str, Any], version: str) -> CallToolResult:
     result = answer["result"]
     if not isinstance(result, dict):
         return CallToolResult.model_validate(result, by_name=False)  # raises ValidationError
-    return CallToolResult.model_validate(_checked(result, version), by_name=False)
+    try:
+        checked = _checked(result, version)
+    except ValidationError:
+        raise
+    except ValueError as exc:  # pydantic's serializer: nested deeper than it goes
+        message = f"its result cannot be checked: {exc}"
+        raise MCPError(code=INTERNAL_ERROR, message=message) from None
+    return CallToolResult.model_validate(checked, by_name=False)
 
 
 def _checked(raw: dict[str, Any], version: str) -> dict[str, Any]:

@@ -7,12 +7,14 @@ from a writer task fed by another: a proxied call paid for both tasks, both hops
 on the bridge's own time, a tenth of it per call when instrumented (2 cores). Here the lane
 (:mod:`bridge.tools.mcp.lane`) writes its requests from the caller's task, and a line that
 answers one of them is decoded with ``json`` and given to the lane by the reader; every other line
-is parsed as the SDK parses it and goes to the SDK's session, and the session's messages are
-written as the SDK writes them. The child is spawned and stopped with the SDK's own functions
+is parsed with the SDK's message model and goes to the SDK's session (blank lines are skipped;
+lines are UTF-8, the encoding MCP prescribes), and the session's messages are written as the
+SDK writes them. The child is spawned and stopped with the SDK's own functions
 (its own session; at the end stdin closed, a grace period, then the process group terminated and
 killed), private to ``mcp.client.stdio``: the SDK has no public entry for them, and writing them
-again would only drift from it. Lines are read as they come; no line is read ahead while one
-waits for the session.
+again would only drift from it. Output is read as it comes; nothing more is read while a line
+waits for the session (a lane answer behind it waits too, as it did in the SDK's transport). On
+Windows the SDK's transport is used, and calls go through its session.
 """
 
 from __future__ import annotations
@@ -75,37 +77,42 @@ class Pipe:
             raise anyio.BrokenResourceError from None
 
     async def _read(self, shutting_down: Callable[[], bool]) -> None:
-        with self._deliver:
-            try:
-                buffer = b""
-                while True:
+        try:
+            partial = bytearray()  # the start of a line longer than what has been read
+            while True:
+                try:
+                    chunk = await self._stdout.receive(_CHUNK)
+                except anyio.EndOfStream:
+                    return
+                if b"\n" not in chunk:
+                    partial += chunk
+                    continue
+                lines = chunk.split(b"\n")
+                if partial:
+                    lines[0] = bytes(partial + lines[0])
+                partial = bytearray(lines.pop())
+                for line in lines:
+                    if not line.strip() or self._diverted(line):
+                        continue
                     try:
-                        chunk = await self._stdout.receive(_CHUNK)
-                    except anyio.EndOfStream:
-                        return
-                    lines = (buffer + chunk).split(b"\n")
-                    buffer = lines.pop()
-                    for line in lines:
-                        if not line.strip() or self._diverted(line):
-                            continue
-                        try:
-                            await self._deliver.send(_parsed(line))
-                        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                            return  # the session is gone; only the drain remains
-            except anyio.ClosedResourceError:
-                pass  # our own shutdown closed stdout under the read
-            except (anyio.BrokenResourceError, ConnectionError):
-                if not shutting_down():
-                    log.exception("reading the MCP server's stdout failed mid-session")
-            finally:
-                await _drain(self._stdout)
+                        await self._deliver.send(_parsed(line))
+                    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                        return  # the session is gone; only the drain remains
+        except anyio.ClosedResourceError:
+            pass  # our own shutdown closed stdout under the read
+        except (anyio.BrokenResourceError, ConnectionError):
+            if not shutting_down():
+                log.exception("reading the MCP server's stdout failed mid-session")
+        finally:
+            self._deliver.close()  # however the reader ends, the session sees the end
+            await _drain(self._stdout)
 
     def _diverted(self, line: bytes) -> bool:
         if self._divert is None or _LANE_MARK not in line:
             return False
         try:
             decoded = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # the session's parse says what is wrong
             return False
         if not isinstance(decoded, dict) or "method" in decoded:
             return False
@@ -214,6 +221,7 @@ async def stdio_pipe(server: StdioServerParameters) -> AsyncIterator[tuple[PipeR
             shutting_down = True
             with anyio.CancelScope(shield=True):
                 pipe.read.close()  # the reader, blocked on a delivery, goes to its drain
+                pipe._deliver.close()  # (also if the reader never ran)
                 pipe.write.close()
                 await _stop_server_process(process)
                 await anyio.lowlevel.checkpoint()

@@ -9,9 +9,10 @@ stable session (not after a success), and the supervisor never stops; in tenacit
 is a custom retry, wait and stop strategy with state of its own, more code than the loop.
 
 The tool list is re-read on ``notifications/tools/list_changed``; log messages go to the bridge
-log (logger ``bridge.mcp``), with the session's vault values redacted. A stdio session also
-has a :class:`~bridge.tools.mcp.lane.CallLane` on its pipe (``Upstream.lane``, while it is
-up), which its tool calls without progress take.
+log (logger ``bridge.mcp``), with the session's vault values redacted. A stdio session on the
+bridge's pipe (:mod:`bridge.tools.mcp.pipe`, all but Windows) also has a
+:class:`~bridge.tools.mcp.lane.CallLane` (``Upstream.lane``, while it is up), which its tool
+calls without progress take.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ async def _list_tools(client: Client) -> list[Tool]:
 
 
 class _LaneSlot:
-    """Where :func:`_watched` leaves the lane it makes on the session's write stream."""
+    """Where :func:`_watched` leaves the lane it makes on the session's pipe."""
 
     lane: CallLane | None = None
 

@@ -59,6 +59,12 @@ def answer(request):
     elif do == "garbage":  # a line that is no JSON-RPC message, then the answer
         sys.stdout.write("not json at all, with a \"bridge-1\" in it\n")
         reply["result"] = {"content": [{"type": "text", "text": "after garbage"}]}
+    elif do == "deep_line":  # nested past json's recursion limit, with a lane-like id in it
+        sys.stdout.write('{"id": "bridge-0", "x": ' + "[" * 100000 + "]" * 100000 + "}\n")
+        reply["result"] = {"content": [{"type": "text", "text": "after deep line"}]}
+    elif do == "deep_result":  # decodes, but nested deeper than pydantic serialises
+        deep = json.loads("[" * 400 + "]" * 400)
+        reply["result"] = {"content": [], "structuredContent": {"a": deep}}
     elif do == "shapeless":  # an answer with neither result nor error
         send(reply)
         return
@@ -258,3 +264,32 @@ async def test_stopping_the_source_stops_the_child(
         os.kill(pid, 0)
     result = await spec.call({"do": "after"}, _context())
     assert result.is_error
+
+
+async def test_a_line_nested_past_the_parser_s_limit_leaves_the_session_up(
+    probe: tuple[McpSource, ToolSpec, Path],
+) -> None:
+    source, spec, _ = probe
+    assert text(await spec.call({"do": "deep_line"}, _context())) == "after deep line"
+    assert source._main is not None and source._main.client is not None
+    with anyio.fail_after(5):  # the session still reads: a tools/list round trip
+        await source._main.client.list_tools()
+
+
+async def test_a_result_nested_too_deep_to_check_is_an_error_result(
+    probe: tuple[McpSource, ToolSpec, Path],
+) -> None:
+    _, spec, _ = probe
+    result = await spec.call({"do": "deep_result"}, _context())
+    assert result.is_error and "cannot be checked" in text(result)
+
+
+async def test_arguments_json_cannot_carry_are_refused_before_anything_is_sent(
+    probe: tuple[McpSource, ToolSpec, Path],
+) -> None:
+    source, _, _ = probe
+    lane = source._main.lane  # type: ignore[union-attr]
+    assert lane is not None
+    with pytest.raises(MCPError) as raised:
+        await lane.call_tool("probe", {"do": float("nan")}, timeout=5)
+    assert raised.value.code == -32602 and lane._pending == {}
