@@ -95,15 +95,13 @@ def test_unknown_key_ids_are_rate_limited(store: Store) -> None:
         assert verifier.verify(minted.token) is not None
 
 
-def test_during_a_flood_of_unknown_key_ids_a_new_token_waits_one_miss_interval(
-    store: Store,
-) -> None:
+@pytest.mark.sqlite_only  # PostgreSQL's misses are rate-limited; its new tokens come by NOTIFY
+def test_a_new_token_is_accepted_at_once_right_after_unknown_key_ids(store: Store) -> None:
     store.add_token("first")
     with store.token_index(check_interval=3600) as verifier:
         for _ in range(100):
             assert verifier.verify(tokens.generate()) is None
         minted = store.add_token("second")
-        time.sleep(verifier.miss_interval * 2)
         assert verifier.verify(minted.token) is not None
 
 
