@@ -21,6 +21,7 @@ from mcp import MCPError
 from pydantic import ValidationError
 
 from bridge.tools.mcp.config import McpToolsConfig
+from bridge.tools.mcp.lane import CallLane
 from bridge.tools.mcp.source import McpSource
 from bridge.tools.registry import CallContext, ToolSpec
 from bridge.tools.secrets import StaticSecrets
@@ -107,6 +108,11 @@ async def probe(tmp_path: Path) -> AsyncIterator[tuple[McpSource, ToolSpec, Path
         await source.stop()
 
 
+def _lane(source: McpSource) -> CallLane:
+    assert source._main is not None and source._main.lane is not None  # a stdio session's
+    return source._main.lane
+
+
 def _context(timeout: float = 5.0) -> CallContext:
     return CallContext(timeout=timeout, max_output=65536)
 
@@ -142,8 +148,7 @@ async def test_an_error_answer_keeps_its_code_message_and_data(
     probe: tuple[McpSource, ToolSpec, Path],
 ) -> None:
     source, spec, _ = probe
-    lane = source._main.lane  # type: ignore[union-attr]
-    assert lane is not None
+    lane = _lane(source)
     with pytest.raises(MCPError) as raised:
         await lane.call_tool("probe", {"do": "error"}, timeout=5)
     assert (raised.value.code, raised.value.message) == (-32042, "not today")
@@ -157,8 +162,7 @@ async def test_a_call_past_its_timeout_is_cancelled_upstream_and_its_late_answer
 ) -> None:
     source, spec, record = probe
     # The lane's own timeout: the server layer's, which would fire first, is not in play here.
-    lane = source._main.lane  # type: ignore[union-attr]
-    assert lane is not None
+    lane = _lane(source)
     with pytest.raises(Exception, match="timed out") as raised:
         await lane.call_tool("probe", {"do": "late"}, timeout=0.3)
     assert getattr(raised.value, "code", None) == -32001  # REQUEST_TIMEOUT
@@ -204,8 +208,8 @@ async def test_answers_are_checked_against_the_negotiated_version(
     probe: tuple[McpSource, ToolSpec, Path],
 ) -> None:
     source, spec, _ = probe
-    lane = source._main.lane  # type: ignore[union-attr]
-    assert lane is not None and lane.version == "2025-11-25"
+    lane = _lane(source)
+    assert lane.version == "2025-11-25"
     # A 2026 multi-round answer on a 2025 session: its later-revision fields are dropped.
     shaped = await lane.call_tool("probe", {"do": "input_required"}, timeout=5)
     dumped = shaped.model_dump(by_alias=True, mode="json", exclude_none=True)
@@ -288,8 +292,7 @@ async def test_arguments_json_cannot_carry_are_refused_before_anything_is_sent(
     probe: tuple[McpSource, ToolSpec, Path],
 ) -> None:
     source, _, _ = probe
-    lane = source._main.lane  # type: ignore[union-attr]
-    assert lane is not None
+    lane = _lane(source)
     with pytest.raises(MCPError) as raised:
         await lane.call_tool("probe", {"do": float("nan")}, timeout=5)
     assert raised.value.code == -32602 and lane._pending == {}
