@@ -4,12 +4,11 @@
 versions and reloads it when the index changed, so a lookup never touches the database:
 
 - SQLite: changes are seen through ``PRAGMA data_version`` on its own connection, at most every
-  250 ms, and on every unknown key id (``miss_interval``, by default 0), where the WAL index's
-  change counter answers first (a read from a mapped file: the pragma opens a read transaction,
-  about 10 µs). The table is reloaded only when the index changed, so a flood of garbage key ids
-  never makes the verifier reread the index, a token is accepted as soon as it is committed (a
-  reader is never refused a token that rotation just made: a rate limit here would refuse it
-  after any recent miss), and a revocation takes effect within 250 ms.
+  250 ms, and on every unknown key id (``miss_interval``, by default 0). The pragma opens a read
+  transaction (about 10 µs) and the table is reloaded only when the index changed, so a flood of
+  garbage key ids never makes the verifier reread the index, a token is accepted as soon as it
+  is committed (a reader is never refused a token that rotation just made: a rate limit here
+  would refuse it after any recent miss), and a revocation takes effect within 250 ms.
 - PostgreSQL: a listener thread (``vaults.index.listener``) hears each committed change through
   ``LISTEN``/``NOTIFY`` and reloads the table at once, off the request path, so a revocation on any
   replica is refused by every replica within milliseconds; it also reconciles every

@@ -105,33 +105,6 @@ def test_a_new_token_is_accepted_at_once_right_after_unknown_key_ids(store: Stor
         assert verifier.verify(minted.token) is not None
 
 
-@pytest.mark.sqlite_only
-def test_a_token_minted_in_another_process_is_accepted_at_once_between_checks(
-    store: Store,
-) -> None:
-    store.add_token("first")
-    with store.token_index(check_interval=3600) as verifier:
-        assert verifier.verify(tokens.generate()) is None
-        done = run_cli("add", "second", "--kind", "token")
-        assert done.returncode == 0, done.stderr
-        assert verifier.verify(done.stdout.strip().splitlines()[-1]) is not None
-
-
-@pytest.mark.sqlite_only  # the WAL index's change counter (vaults.index.sqlite.SqliteChanges)
-def test_an_unknown_key_id_asks_the_database_only_after_a_commit(store: Store) -> None:
-    store.add_token("first")
-    with store.token_index(check_interval=3600) as verifier:
-        assert verifier.verify(tokens.generate()) is None
-        statements: list[str] = []
-        verifier._changes._conn.set_trace_callback(statements.append)  # type: ignore[attr-defined]
-        for _ in range(50):
-            assert verifier.verify(tokens.generate()) is None
-        assert statements == []
-        minted = store.add_token("second")
-        assert verifier.verify(minted.token) is not None
-        assert any("data_version" in statement for statement in statements)
-
-
 def test_the_pending_token_is_accepted_as_soon_as_it_is_created(store: Store) -> None:
     store.add_token("agents")
     seen: dict[str, object] = {}

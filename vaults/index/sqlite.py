@@ -1,19 +1,15 @@
 """The index in SQLite (``index.db`` in the store directory, WAL): the embedded default.
 
 Writers take ``BEGIN IMMEDIATE`` one at a time; other processes learn of a change through
-``PRAGMA data_version`` (and the WAL index's change counter: ``SqliteChanges``). Before SQLite
-opens the file, its write-ahead log is checked (``wal``): a damaged one is an IndexDamageError,
-unless ``accept_wal_loss``, in which case the state before the damage is kept for good and
-``accepted_loss`` says what was dropped.
+``PRAGMA data_version``. Before SQLite opens the file, its write-ahead log is checked (``wal``):
+a damaged one is an IndexDamageError, unless ``accept_wal_loss``, in which case the state before
+the damage is kept for good and ``accepted_loss`` says what was dropped.
 """
 
 from __future__ import annotations
 
 import contextlib
-import mmap
-import os
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -202,86 +198,34 @@ class SqliteDatabase(Database):
 
 
 class SqliteChanges:
-    """Changes of ``index.db`` seen on a connection of its own.
-
-    ``PRAGMA data_version`` moves with every commit of another connection, but opens a read
-    transaction (file locks: about 10 µs), and the verifier asks on every unknown key id, so
-    that a token committed a moment ago is accepted at once. So ``changed(strict=True)`` first
-    reads the change counter of the WAL index header (``iChange``, "incremented with each
-    transaction": https://www.sqlite.org/walformat.html) from the ``-shm`` file, mapped read
-    only: if it has not moved since the last snapshot, nothing was committed and the pragma is
-    skipped. SQLite truncates that file only when no connection has it open, and this one keeps
-    it open until ``close``, which unmaps it first. Without WAL (or the file) every check is the
-    pragma; the periodic check (``strict=False``) always is, so the counter is never the only
-    word for long.
-    """
+    """Changes of ``index.db`` seen through ``PRAGMA data_version`` on a connection of its own:
+    about 10 µs per check (a read transaction); it moves with every commit of another connection."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._conn = connect(path)
         self._statements = SqliteConnection(self._conn, path)
         self._version = -1
-        self._counter: mmap.mmap | None = None
-        self._counted: int | None = None  # the counter when the last snapshot began
 
     def _data_version(self) -> int:
         return int(self._statements.execute("PRAGMA data_version").fetchone()[0])
 
-    def _count(self) -> int | None:
-        if self._counter is None:
-            self._counter = _map_wal_index(self._path, self._conn)
-            if self._counter is None:
-                return None
-        return int.from_bytes(self._counter[_ICHANGE], sys.byteorder)
-
     def changed(self, *, strict: bool = False) -> bool:
-        if strict and self._counted is not None and self._count() == self._counted:
-            return False
         return self._data_version() != self._version
 
     def snapshot(self, load: Callable[[Connection], T]) -> T:
-        # Read before the transaction: a commit in between only makes the next check look again.
-        counted = self._count()
         try:
             self._conn.execute("BEGIN")
             try:
                 self._version = self._data_version()
-                loaded = load(self._statements)
+                return load(self._statements)
             finally:
                 self._conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
             raise store_error(exc, self._path) from exc
-        self._counted = counted
-        return loaded
 
     def close(self) -> None:
-        if self._counter is not None:
-            self._counter.close()
-            self._counter = None
         self._conn.close()
-
-
-# iChange: the third 32-bit field of the WAL index header, in the machine's byte order.
-_ICHANGE = slice(8, 12)
-_WAL_INDEX_HEADER = 48
-
-
-def _map_wal_index(path: Path, conn: sqlite3.Connection) -> mmap.mmap | None:
-    """The ``-shm`` file of ``path`` mapped read only, once ``conn`` has it open (WAL mode, a
-    read done); None otherwise."""
-    try:
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    except sqlite3.Error:
-        return None
-    if str(mode).lower() != "wal":
-        return None
-    try:
-        with open(f"{path}-shm", "rb") as shm:
-            if os.fstat(shm.fileno()).st_size < _WAL_INDEX_HEADER:
-                return None
-            return mmap.mmap(shm.fileno(), _WAL_INDEX_HEADER, access=mmap.ACCESS_READ)
-    except (OSError, ValueError):
-        return None
 
 
 def _check_wal(path: Path, *, accept: bool) -> WalDamage | None:
