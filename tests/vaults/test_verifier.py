@@ -105,6 +105,18 @@ def test_a_new_token_is_accepted_at_once_right_after_unknown_key_ids(store: Stor
         assert verifier.verify(minted.token) is not None
 
 
+@pytest.mark.sqlite_only
+def test_a_token_minted_in_another_process_is_accepted_at_once_between_checks(
+    store: Store,
+) -> None:
+    store.add_token("first")
+    with store.token_index(check_interval=3600) as verifier:
+        assert verifier.verify(tokens.generate()) is None
+        done = run_cli("add", "second", "--kind", "token")
+        assert done.returncode == 0, done.stderr
+        assert verifier.verify(done.stdout.strip().splitlines()[-1]) is not None
+
+
 def test_the_pending_token_is_accepted_as_soon_as_it_is_created(store: Store) -> None:
     store.add_token("agents")
     seen: dict[str, object] = {}
