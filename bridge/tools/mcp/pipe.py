@@ -37,6 +37,7 @@ from mcp.client.stdio import (
     get_default_environment,
 )
 from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
 
 log = logging.getLogger("bridge.mcp")
 
@@ -185,7 +186,16 @@ def _parsed(line: bytes) -> SessionMessage | Exception:
     try:
         message = mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False)
     except ValueError as exc:
-        log.warning("the MCP server wrote a line that is not a JSON-RPC message: %s", exc)
+        # Not the line, nor pydantic's message (it quotes the input): the server's output may
+        # carry the vault values in its environment.
+        errors = exc.errors() if isinstance(exc, ValidationError) else []
+        kinds = sorted({error["type"] for error in errors})
+        log.warning(
+            "the MCP server wrote a line that is not a JSON-RPC message (%d bytes; %s); the "
+            "session ignores it",
+            len(line),
+            ", ".join(kinds) or type(exc).__name__,
+        )
         return exc
     return SessionMessage(message)
 

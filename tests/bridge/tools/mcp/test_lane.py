@@ -243,6 +243,7 @@ async def test_a_line_that_is_not_json_rpc_is_logged_and_the_session_goes_on(
     _, spec, _ = probe
     assert text(await spec.call({"do": "garbage"}, _context())) == "after garbage"
     assert any("not a JSON-RPC message" in r.getMessage() for r in caplog.records)
+    assert not any("not json at all" in r.getMessage() for r in caplog.records)  # not echoed
     assert text(await spec.call({"do": "again"}, _context())) == "did again"
 
 
